@@ -1,0 +1,1 @@
+"""Image-alignment metrics (CLIP-I, DINO, CSD)."""

@@ -1,0 +1,1 @@
+"""UnZipLoRA: content and style LoRAs from a single image."""

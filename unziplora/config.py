@@ -1,0 +1,103 @@
+"""Run configuration as dataclasses: what a training run is, passed explicitly everywhere.
+
+Defaults are the official training script's values (spec §1, §6); every choice the spec marks as an inference [I]
+is a field here so that a user can change it and the run record shows it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Literal
+
+#: The placeholder token of the official code (spec §6.1), not DreamBooth's `sks`.
+DEFAULT_TOKEN = "monadikos"
+
+
+@dataclass(frozen=True)
+class PromptSet:
+    """The three prompts of one image (spec §1.2): combined, content-only and style-only."""
+
+    combined: str
+    content: str
+    style: str
+
+    @classmethod
+    def from_names(cls, content: str, style: str, token: str = DEFAULT_TOKEN) -> PromptSet:
+        """The official template: "A <token> <content> in <style> style", "A <token> <content>",
+        "A <content> in <style> style" (the style prompt keeps the class noun, as the official code does)."""
+        content, style = content.strip(), style.strip()
+        if not content or not style:
+            raise ValueError("content and style names must be non-empty (e.g. --content cat --style sketch)")
+        return cls(
+            combined=f"A {token} {content} in {style} style",
+            content=f"A {token} {content}",
+            style=f"A {content} in {style} style",
+        )
+
+
+@dataclass
+class TrainConfig:
+    """One training run. Field defaults follow the official train.sh (spec §1.5, §6.10)."""
+
+    method: str = "unziplora"
+    steps: int = 600
+    seed: int = 0
+    resolution: int = 1024
+    rank: int = 64
+    # LoRA init [I]: "gaussian_both" = the official layer (A and B ~ N(0, std) with std = 1/rank, so ΔW ≠ 0 at
+    # step 0); "peft_gaussian" = A ~ N(0, 1/rank), B = 0 (no-op start, as diffusers' DreamBooth script).
+    lora_init: Literal["gaussian_both", "peft_gaussian"] = "gaussian_both"
+    lora_lr: float = 5e-5
+    merger_lr: float = 5e-3
+    weight_decay: float = 1e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    max_grad_norm: float = 1.0
+    # The official run uses bitsandbytes' 8-bit AdamW (GPU only, extra `bnb`); plain AdamW is the portable default.
+    optimizer: Literal["adamw", "adamw8bit"] = "adamw"
+    # Column separation (spec §1.3).
+    column_ratio: float = 0.1
+    column_rounds: int = 3
+    # Cone threshold in the official code's units: gradients scaled by fp16 GradScaler's initial 2**16. We train
+    # without a GradScaler, so true gradients are multiplied by `cone_grad_scale` before the threshold applies.
+    cone_threshold: float = 1e-5
+    cone_grad_scale: float = 65536.0
+    # False: the faithful selection (count score, strict threshold, ties dropped; may pick < ratio).
+    # True: rank by (count score, summed |cone|) and add exactly floor(ratio * out) new columns per round.
+    column_tie_break: bool = False
+    content_first: bool = True
+    orthogonality_weight: float = 0.5
+    # Precision and memory: "auto" = bf16 autocast on CUDA (fp32 LoRA parameters), fp32 on CPU.
+    mixed_precision: Literal["auto", "no", "bf16"] = "auto"
+    gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.steps < 1:
+            raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if self.rank < 1:
+            raise ValueError(f"rank must be >= 1, got {self.rank}")
+        if not 0.0 < self.column_ratio <= 1.0:
+            raise ValueError(f"column_ratio must be in (0, 1], got {self.column_ratio}")
+        if self.resolution < 8 or self.resolution % 8:
+            raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
+        self.adam_betas = tuple(self.adam_betas)
+
+    def to_dict(self) -> dict:
+        """Plain-JSON view of the config, for run records."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """Build from a mapping (YAML/JSON config), rejecting unknown keys with a clear message."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def with_overrides(self, **changes) -> TrainConfig:
+        """A copy with some fields changed (used to apply a method's own defaults)."""
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,179 @@
+"""Column separation (spec §1.3–1.4): per-output-channel masks and mergers on each LoRA, the selection schedule
+and the orthogonality loss.
+
+Masks and mergers act on the low-rank path's *output channels* through a forward hook on each `lora_B`, so the
+forward never materialises a dense ΔW, and peft's own forward and the prompt-separating processor both see them.
+At save time they are baked into `lora_B` rows (`gate`), which keeps the files plain diffusers LoRAs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+
+import torch
+
+from unziplora.blocks import block_group
+from unziplora.lora.adapters import lora_layers
+from unziplora.lora.cone import cone_scores, select_columns
+
+PAIR = ("content", "style")
+
+
+@dataclass
+class ColumnState:
+    """One LoRA on one linear layer: its merger (trainable, in [0, 1]) and binary column mask."""
+
+    merger: torch.nn.Parameter
+    mask: torch.Tensor
+    sparse: bool  # column-restricted here; False in the LoRA's own sensitive blocks (mask all ones)
+    group: str
+
+
+class ColumnSeparation:
+    """Masks, mergers and their schedule for a content/style LoRA pair on a peft-wrapped UNet.
+
+    Schedule over T steps in `rounds` periods of P = ceil(T / rounds) steps (spec §1.3), acting after each
+    backward pass (`after_backward`): at step ≡ 0 (mod P) masks switch off (all columns train) and mergers do
+    not move; at step ≡ 1 the Cone scores of that unmasked step pick new columns, masks switch back on; on all
+    other steps mergers learn only where the two masks overlap. Masks only grow.
+    """
+
+    def __init__(
+        self,
+        unet: torch.nn.Module,
+        total_steps: int,
+        block_separation: bool,
+        ratio: float = 0.1,
+        rounds: int = 3,
+        threshold: float = 1e-5,
+        grad_scale: float = 65536.0,
+        tie_break: bool = False,
+        content_first: bool = True,
+    ) -> None:
+        if total_steps < 2 * rounds:
+            raise ValueError(
+                f"column separation needs at least {2 * rounds} steps for {rounds} selection rounds "
+                f"(got {total_steps}); raise steps or lower column_rounds"
+            )
+        self.period = math.ceil(total_steps / rounds)
+        self.ratio, self.threshold, self.grad_scale = ratio, threshold, grad_scale
+        self.tie_break, self.content_first = tie_break, content_first
+        self.masks_on = False
+        self.history: list[dict] = []
+        self.layers = lora_layers(unet)
+        self.states: dict[tuple[str, str], ColumnState] = {}
+        self._hooks = []
+        for name, layer in self.layers.items():
+            group = block_group(name) if block_separation else "shared"
+            for adapter in PAIR:
+                out = layer.lora_B[adapter].weight.shape[0]
+                device = layer.lora_B[adapter].weight.device
+                sparse = group != adapter
+                merger = torch.nn.Parameter(torch.ones(out, device=device))
+                mask = torch.full((out,), not sparse, dtype=torch.bool, device=device)
+                self.states[name, adapter] = ColumnState(merger, mask, sparse, group)
+                hook = layer.lora_B[adapter].register_forward_hook(self._hook(name, adapter))
+                self._hooks.append(hook)
+
+    # ----------------------------------------------------------------- forward
+    def _hook(self, name: str, adapter: str):
+        def apply_gate(module, inputs, output):
+            return output * self.gate(name, adapter).to(output.dtype)
+
+        return apply_gate
+
+    def gate(self, name: str, adapter: str, masks_on: bool | None = None, merger: bool = True) -> torch.Tensor:
+        """The per-output-channel factor of one LoRA: merger ⊙ mask (mask only while masks are on)."""
+        st = self.states[name, adapter]
+        masks_on = self.masks_on if masks_on is None else masks_on
+        g = st.merger if merger else torch.ones_like(st.merger)
+        return g * st.mask.to(g.dtype) if masks_on else g
+
+    def parameters(self) -> list[torch.nn.Parameter]:
+        """All mergers (one optimizer group)."""
+        return [st.merger for st in self.states.values()]
+
+    def orthogonality_loss(self) -> torch.Tensor:
+        """mean over layers of mean_j |m_c·M_c·m_s·M_s| (spec §1.3; the official code's mean, not the paper's sum)."""
+        per_layer = [(self.gate(n, "content") * self.gate(n, "style")).abs().mean() for n in self.layers]
+        return torch.stack(per_layer).mean()
+
+    # ---------------------------------------------------------------- schedule
+    def after_backward(self, step: int) -> str | None:
+        """Apply the schedule after `step`'s backward pass; returns "probe"/"select" on those steps."""
+        phase = step % self.period
+        if phase == 0:
+            self.masks_on = False
+            self._drop_merger_grads()
+            return "probe"
+        if phase == 1:
+            self._drop_merger_grads()
+            self.select(step)
+            self.masks_on = True
+            return "select"
+        self._restrict_merger_grads()
+        return None
+
+    def _drop_merger_grads(self) -> None:
+        for st in self.states.values():
+            st.merger.grad = None  # frozen: AdamW skips parameters without a gradient
+
+    def _restrict_merger_grads(self) -> None:
+        for name in self.layers:
+            c, s = self.states[name, "content"], self.states[name, "style"]
+            overlap = (c.mask & s.mask).to(c.merger.dtype)
+            for st in (c, s):
+                if st.merger.grad is not None:
+                    st.merger.grad.mul_(overlap)
+
+    @torch.no_grad()
+    def select(self, step: int) -> None:
+        """One selection round from the current (unmasked) LoRA gradients; content picks first in shared blocks."""
+        for name, layer in self.layers.items():
+            for adapter in PAIR:
+                st = self.states[name, adapter]
+                if not st.sparse:
+                    continue
+                count, magnitude = self._scores(layer, adapter, st)
+                exclude = None
+                if adapter == "style" and self.content_first and self.states[name, "content"].sparse:
+                    exclude = self.states[name, "content"].mask
+                new = select_columns(
+                    count, self.ratio, exclude=exclude,
+                    tie_break=magnitude if self.tie_break else None, already=st.mask,
+                )
+                st.mask |= new.to(st.mask.device)
+        self.history.append({"round": len(self.history), "step": step, "mask_fraction": self.mask_fractions()})
+
+    def _scores(self, layer, adapter: str, st: ColumnState) -> tuple[torch.Tensor, torch.Tensor]:
+        a, b = layer.lora_A[adapter].weight, layer.lora_B[adapter].weight
+        if a.grad is None or b.grad is None:
+            zeros = torch.zeros(b.shape[0])
+            return zeros, zeros
+        return cone_scores(a, b, a.grad, b.grad, st.merger, self.threshold, self.grad_scale)
+
+    @torch.no_grad()
+    def clamp_(self) -> None:
+        """Keep mergers in [0, 1] (after every optimizer step)."""
+        for st in self.states.values():
+            st.merger.clamp_(0.0, 1.0)
+
+    # ----------------------------------------------------------------- records
+    def mask_fractions(self) -> dict[str, dict[str, float]]:
+        """Realised fraction of selected columns, per block group and LoRA."""
+        chosen, total = defaultdict(int), defaultdict(int)
+        for (_, adapter), st in self.states.items():
+            chosen[st.group, adapter] += int(st.mask.sum())
+            total[st.group, adapter] += st.mask.numel()
+        out: dict[str, dict[str, float]] = defaultdict(dict)
+        for (group, adapter), n in total.items():
+            out[group][adapter] = chosen[group, adapter] / n
+        return dict(out)
+
+    def remove_hooks(self) -> None:
+        """Detach the gates from the UNet (e.g. before handing the UNet to a stock pipeline)."""
+        for h in self._hooks:
+            h.remove()
+        self._hooks.clear()
