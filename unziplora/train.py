@@ -72,6 +72,8 @@ def train(
     encode_s = time.perf_counter() - t0
 
     unet = pipe.unet
+    if getattr(unet, "peft_config", None):
+        raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
     original_processors = unet.attn_processors
     unet.requires_grad_(False)
     weight_dtype = torch.bfloat16 if bf16 else torch.float32
@@ -123,7 +125,7 @@ def train(
             write_json(stage / "run.json", record)
         return record
     finally:
-        _restore(unet, spec, columns, original_processors, checkpointing)
+        _restore(unet, columns, original_processors, checkpointing)
 
 
 def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig, columns, device, bf16, generator):
@@ -241,11 +243,11 @@ def _describe_image(image) -> dict:
     return {"path": None, "size": list(image.size), "mode": image.mode}
 
 
-def _restore(unet, spec: MethodSpec, columns, processors, checkpointing: bool) -> None:
+def _restore(unet, columns, processors, checkpointing: bool) -> None:
     if columns is not None:
         columns.remove_hooks()
     if getattr(unet, "peft_config", None):
-        unet.delete_adapters([a for a in spec.adapters if a in unet.peft_config])
+        unet.unload_lora()  # removes the peft wrappers, leaving the base linears as they were
     unet.set_attn_processor(processors)
     if checkpointing:
         unet.disable_gradient_checkpointing()

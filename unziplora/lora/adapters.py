@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable
 
 import torch
@@ -32,7 +33,9 @@ def add_adapters(
         raise ValueError(f"no attention projections {TARGET_PROJECTIONS} found under blocks {list(blocks)}")
     for name in adapters:
         config = LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=names)
-        unet.add_adapter(config, adapter_name=name)
+        with warnings.catch_warnings():  # a second adapter is intended here
+            warnings.filterwarnings("ignore", message="Already found a `peft_config`")
+            unet.add_adapter(config, adapter_name=name)
     unet.set_adapters(adapters)  # add_adapter activates only the newest one
     for layer in lora_layers(unet).values():
         for name in adapters:

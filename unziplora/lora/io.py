@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -51,8 +52,30 @@ def save_lora(path: Path, state: dict[str, torch.Tensor]) -> None:
     StableDiffusionXLPipeline.save_lora_weights(
         path.parent, unet_lora_layers=state, weight_name=path.name, unet_lora_adapter_metadata=lora_metadata(state)
     )
+    canonicalize_header(path)
 
 
 def save_tensors(path: Path, tensors: dict[str, torch.Tensor], metadata: dict[str, str] | None = None) -> None:
     """Plain safetensors file (mergers and masks)."""
     save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
+    canonicalize_header(path)
+
+
+def canonicalize_header(path: Path) -> None:
+    """Rewrite a safetensors header with sorted keys, in place.
+
+    safetensors serialises the metadata from a hash map, so with two or more metadata entries the byte order
+    of the header changes from run to run; sorting makes the same weights give byte-identical files. The sorted
+    JSON has the same length (same entries), so the tensor data offsets stay valid.
+    """
+    with open(path, "r+b") as fh:
+        size = int.from_bytes(fh.read(8), "little")
+        raw = fh.read(size)
+        header = json.loads(raw)
+        if isinstance(header.get("__metadata__"), dict):
+            header["__metadata__"] = dict(sorted(header["__metadata__"].items()))
+        canonical = json.dumps(header, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+        if len(canonical) > size:
+            raise RuntimeError(f"cannot canonicalise the header of {path}: it would grow")
+        fh.seek(8)
+        fh.write(canonical + b" " * (size - len(canonical)))  # safetensors pads headers with spaces

@@ -1,0 +1,54 @@
+"""Shared fixtures: a tiny SDXL-architecture pipeline built from config in memory (no downloads)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from unziplora.config import PromptSet, TrainConfig
+from unziplora.tiny import tiny_pipeline
+
+
+@pytest.fixture
+def tiny_pipe(tmp_path):
+    """A fresh tiny pipeline (seeded random weights) whose CLIP tokenizer reads a vocabulary written here."""
+    return tiny_pipeline(tmp_path / "tokenizer", seed=0)
+
+
+@pytest.fixture
+def prompts():
+    return PromptSet.from_names("cat", "sketch")
+
+
+@pytest.fixture
+def image():
+    """A small deterministic RGB test image with structure (a square on a gradient)."""
+    x = torch.linspace(0, 255, 48).to(torch.uint8)
+    arr = torch.stack([x.expand(40, 48), x.flip(0).expand(40, 48), torch.full((40, 48), 90, dtype=torch.uint8)], -1)
+    arr[10:30, 14:34] = torch.tensor([250, 240, 20], dtype=torch.uint8)
+    return Image.fromarray(arr.numpy())
+
+
+def tiny_config(**changes) -> TrainConfig:
+    """A fast training config for the tiny pipeline."""
+    base = dict(steps=12, resolution=32, rank=4, progress=False, device="cpu")
+    base.update(changes)
+    return TrainConfig(**base)
+
+
+def unet_inputs(pipe, batch: int = 1, seed: int = 0) -> dict:
+    """Random UNet inputs of the right shapes for `pipe.unet` (latents, timestep, text and time conditioning)."""
+    g = torch.Generator().manual_seed(seed)
+    cfg = pipe.unet.config
+    width = cfg.cross_attention_dim
+    pooled = cfg.projection_class_embeddings_input_dim - 6 * cfg.addition_time_embed_dim
+    return dict(
+        sample=torch.randn(batch, 4, 16, 16, generator=g),
+        timestep=torch.tensor([500]),
+        encoder_hidden_states=torch.randn(batch, 77, width, generator=g),
+        added_cond_kwargs={
+            "text_embeds": torch.randn(batch, pooled, generator=g),
+            "time_ids": torch.tensor([[32.0, 32, 0, 0, 32, 32]]).repeat(batch, 1),
+        },
+    )
