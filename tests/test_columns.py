@@ -77,8 +77,10 @@ def test_orthogonality_loss_matches_hand_computation(tiny_pipe):
             s.merger.copy_(torch.rand(s.merger.shape, generator=g))
             c.mask = torch.rand(c.mask.shape, generator=g) < 0.5
             s.mask = torch.rand(s.mask.shape, generator=g) < 0.5
-            prod = [abs(float(c.merger[j]) * float(s.merger[j])) if (c.mask[j] and s.mask[j]) else 0.0
-                    for j in range(c.mask.numel())]
+            prod = [
+                abs(float(c.merger[j]) * float(s.merger[j])) if (c.mask[j] and s.mask[j]) else 0.0
+                for j in range(c.mask.numel())
+            ]
             expected.append(sum(prod) / len(prod))
     cols.masks_on = True
     assert abs(float(cols.orthogonality_loss().detach()) - sum(expected) / len(expected)) < 1e-6
@@ -138,8 +140,11 @@ def test_schedule_selects_three_times_and_masks_only_grow(tiny_pipe):
         if event == "select":
             fractions.append(cols.mask_fractions()["shared"]["content"])
         if step == 1:  # content picks first and style avoids it: no shared column after the first round
-            assert not any((cols.states[n, "content"].mask & cols.states[n, "style"].mask).any()
-                           for n in cols.layers if cols.states[n, "content"].group == "shared")
+            assert not any(
+                (cols.states[n, "content"].mask & cols.states[n, "style"].mask).any()
+                for n in cols.layers
+                if cols.states[n, "content"].group == "shared"
+            )
         tiny_pipe.unet.zero_grad(set_to_none=True)
     assert events == {0: "probe", 1: "select", 10: "probe", 11: "select", 20: "probe", 21: "select"}
     assert fractions == sorted(fractions) and fractions[0] > 0

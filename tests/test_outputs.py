@@ -92,3 +92,17 @@ def test_nan_loss_stops_training_and_writes_nothing(tiny_pipe, image, prompts, t
         train(tiny_pipe, image, prompts, tiny_config(method="unziplora"), tmp_path / "out")
     assert not (tmp_path / "out").exists() or list((tmp_path / "out").iterdir()) == []
     assert not lora_layers(tiny_pipe.unet)
+
+
+def test_realised_mask_fractions_are_recorded_per_round(tiny_pipe, image, prompts, tmp_path, caplog):
+    exact = train(copy.deepcopy(tiny_pipe), image, prompts, tiny_config(column_tie_break=True), tmp_path / "tb")
+    rounds = exact["columns"]["rounds"]
+    assert [r["step"] for r in rounds] == [1, 5, 9]  # 12 steps, 3 rounds: selection at the 2nd step of each third
+    # Shared layers of the tiny UNet have 64 output channels: floor(0.1·64) = 6 new columns per round.
+    for i, r in enumerate(rounds, start=1):
+        assert r["mask_fraction"]["shared"]["content"] == pytest.approx(i * 6 / 64)
+        assert r["mask_fraction"]["style"]["style"] == 1.0  # style trains all columns in its own blocks
+    faithful = train(tiny_pipe, image, prompts, tiny_config(), tmp_path / "f")
+    assert faithful["columns"]["cone_grad_scale"] == 65536.0
+    few = faithful["columns"]["final_mask_fraction"]["shared"]["content"] < 0.15
+    assert few == ("ties at the threshold were dropped" in caplog.text)

@@ -38,11 +38,15 @@ def test_separated_path_with_identical_prompts_matches_stock(tiny_pipe):
     with torch.no_grad():
         ref = unet(**inputs).sample
         install_separation(unet)
-        same = {"content_hidden_states": inputs["encoder_hidden_states"],
-                "style_hidden_states": inputs["encoder_hidden_states"]}
+        same = {
+            "content_hidden_states": inputs["encoder_hidden_states"],
+            "style_hidden_states": inputs["encoder_hidden_states"],
+        }
         out = unet(**inputs, cross_attention_kwargs=same).sample
-        other = {"content_hidden_states": torch.randn_like(inputs["encoder_hidden_states"]),
-                 "style_hidden_states": inputs["encoder_hidden_states"]}
+        other = {
+            "content_hidden_states": torch.randn_like(inputs["encoder_hidden_states"]),
+            "style_hidden_states": inputs["encoder_hidden_states"],
+        }
         changed = unet(**inputs, cross_attention_kwargs=other).sample
     torch.testing.assert_close(out, ref, atol=1e-5, rtol=1e-5)
     assert (changed - ref).abs().max() > 1e-4
@@ -54,8 +58,11 @@ def _capture_kv(unet, adapter, inputs, kwargs):
     hooks = []
     for name, layer in lora_layers(unet).items():
         if ".attn2.to_k" in name or ".attn2.to_v" in name:
-            hooks.append(layer.lora_B[adapter].register_forward_hook(
-                lambda m, i, o, name=name: seen.__setitem__(name, o.detach().clone())))
+            hooks.append(
+                layer.lora_B[adapter].register_forward_hook(
+                    lambda m, i, o, name=name: seen.__setitem__(name, o.detach().clone())
+                )
+            )
     with torch.no_grad():
         unet(**inputs, cross_attention_kwargs=kwargs)
     for h in hooks:
@@ -90,6 +97,9 @@ def test_separated_projection_sums_base_and_each_adapters_input(tiny_pipe):
     x, xc, xs = (torch.randn(1, 5, layer.base_layer.in_features, generator=g) for _ in range(3))
     with torch.no_grad():
         got = separated_projection(layer, x, {"content": xc, "style": xs})
-        want = (layer.base_layer(x) + layer.lora_B["content"](layer.lora_A["content"](xc))
-                + layer.lora_B["style"](layer.lora_A["style"](xs)))
+        want = (
+            layer.base_layer(x)
+            + layer.lora_B["content"](layer.lora_A["content"](xc))
+            + layer.lora_B["style"](layer.lora_A["style"](xs))
+        )
     torch.testing.assert_close(got, want)

@@ -42,7 +42,10 @@ class Conditioning:
 
 @torch.no_grad()
 def encode_conditioning(
-    pipe: StableDiffusionXLPipeline, pixels: torch.Tensor, prompts: PromptSet, resolution: int,
+    pipe: StableDiffusionXLPipeline,
+    pixels: torch.Tensor,
+    prompts: PromptSet,
+    resolution: int,
     device: torch.device,
 ) -> Conditioning:
     """Encode the prompts (penultimate hidden states of both text encoders, concatenated; `encode_prompt`) and

@@ -81,14 +81,28 @@ def tiny_pipeline(tokenizer_dir: Path, seed: int = 0) -> StableDiffusionXLPipeli
     torch.manual_seed(seed)
     tokenizer = tiny_tokenizer(Path(tokenizer_dir))
     text = dict(
-        hidden_size=TEXT_WIDTH, intermediate_size=2 * TEXT_WIDTH, num_hidden_layers=2, num_attention_heads=2,
-        vocab_size=tokenizer.vocab_size, max_position_embeddings=77, projection_dim=TEXT_WIDTH,
-        bos_token_id=0, eos_token_id=1, pad_token_id=1,
+        hidden_size=TEXT_WIDTH,
+        intermediate_size=2 * TEXT_WIDTH,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        vocab_size=tokenizer.vocab_size,
+        max_position_embeddings=77,
+        projection_dim=TEXT_WIDTH,
+        bos_token_id=0,
+        eos_token_id=1,
+        pad_token_id=1,
     )
     vae = AutoencoderKL(
-        in_channels=3, out_channels=3, latent_channels=4, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2,
-        norm_num_groups=8, sample_size=32, scaling_factor=0.13025,
+        in_channels=3,
+        out_channels=3,
+        latent_channels=4,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownEncoderBlock2D",) * 2,
+        up_block_types=("UpDecoderBlock2D",) * 2,
+        norm_num_groups=8,
+        sample_size=32,
+        scaling_factor=0.13025,
     )
     return StableDiffusionXLPipeline(
         vae=vae,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -22,12 +23,14 @@ from tqdm.auto import tqdm
 from unziplora.conditioning import Conditioning, encode_conditioning
 from unziplora.config import PromptSet, TrainConfig
 from unziplora.images import image_tensor, load_image
-from unziplora.lora.adapters import add_adapters, lora_parameters
+from unziplora.lora.adapters import add_adapters, lora_layers, lora_parameters
 from unziplora.lora.columns import ColumnSeparation
 from unziplora.lora.io import adapter_state_dict, save_lora, save_tensors
 from unziplora.lora.processor import SEPARATED_INPUTS, install_separation
 from unziplora.methods import MethodSpec, get_method
 from unziplora.records import device_name, loss_summary, peak_memory, staged_outputs, versions, write_json
+
+log = logging.getLogger(__name__)
 
 
 class TrainingDiverged(RuntimeError):
@@ -35,7 +38,7 @@ class TrainingDiverged(RuntimeError):
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" → CUDA when available, else CPU; an explicit "cuda" without a GPU is a clear error."""
+    """ "auto" → CUDA when available, else CPU; an explicit "cuda" without a GPU is a clear error."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
@@ -89,14 +92,20 @@ def train(
             install_separation(unet)
         if spec.column_separation:
             columns = ColumnSeparation(
-                unet, config.steps, spec.block_separation, config.column_ratio, config.column_rounds,
-                config.cone_threshold, config.cone_grad_scale, config.column_tie_break, config.content_first,
+                unet,
+                config.steps,
+                spec.block_separation,
+                config.column_ratio,
+                config.column_rounds,
+                config.cone_threshold,
+                config.cone_grad_scale,
+                config.column_tie_break,
+                config.content_first,
             )
         if checkpointing:
             unet.enable_gradient_checkpointing()
         unet.train()
-        losses, train_s = _loop(pipe, unet, cond.to(device, unet.dtype), spec, config, columns, device, bf16,
-                                generator)
+        losses, train_s = _loop(pipe, unet, cond.to(device, unet.dtype), spec, config, columns, device, bf16, generator)
         with staged_outputs(Path(out_dir)) as stage:
             files = _save(stage, unet, spec, columns)
             record = {
@@ -130,9 +139,7 @@ def train(
 
 def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig, columns, device, bf16, generator):
     scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-    groups = [
-        {"params": lora_parameters(unet, a), "lr": config.lora_lr, "name": f"lora_{a}"} for a in spec.adapters
-    ]
+    groups = [{"params": lora_parameters(unet, a), "lr": config.lora_lr, "name": f"lora_{a}"} for a in spec.adapters]
     if columns is not None:
         groups.append({"params": columns.parameters(), "lr": config.merger_lr, "name": "mergers"})
     optimizer = _optimizer(groups, config)
@@ -152,8 +159,11 @@ def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig,
         target = noise if scheduler.config.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, t)
         with autocast:
             pred = unet(
-                noisy.to(device, unet.dtype), t.to(device), encoder_hidden_states=cond.embeds["combined"],
-                added_cond_kwargs=added, cross_attention_kwargs=separated,
+                noisy.to(device, unet.dtype),
+                t.to(device),
+                encoder_hidden_states=cond.embeds["combined"],
+                added_cond_kwargs=added,
+                cross_attention_kwargs=separated,
             ).sample
         loss = F.mse_loss(pred.float(), target.to(device).float())
         if columns is not None and columns.masks_on:
@@ -164,8 +174,8 @@ def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig,
                 f"rates or use fp32 (--mixed-precision no)"
             )
         loss.backward()
-        if columns is not None:
-            columns.after_backward(step)
+        if columns is not None and columns.after_backward(step) == "select":
+            _warn_if_few_columns(columns, config)
         torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -178,6 +188,21 @@ def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig,
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return losses, time.perf_counter() - start
+
+
+def _warn_if_few_columns(columns: ColumnSeparation, config: TrainConfig) -> None:
+    """The faithful selection drops ties at the threshold and may pick far fewer columns than nominal: say so."""
+    fractions = columns.history[-1]["mask_fraction"].get("shared", {})
+    nominal = config.column_ratio * len(columns.history)
+    low = {a: f for a, f in fractions.items() if f < 0.5 * nominal}
+    if low and not config.column_tie_break:
+        log.warning(
+            "column selection round %d realised %s of the shared-block columns (nominal %.0f%%): ties at the "
+            "threshold were dropped, as in the official code; set column_tie_break=True to pick exactly the ratio",
+            len(columns.history),
+            {a: f"{f:.1%}" for a, f in low.items()},
+            100 * nominal,
+        )
 
 
 def _optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer:
@@ -214,8 +239,6 @@ def _save(stage: Path, unet, spec: MethodSpec, columns: ColumnSeparation | None)
 
 
 def _count_modules(unet, spec: MethodSpec) -> int:
-    from unziplora.lora.adapters import lora_layers
-
     return sum(1 for layer in lora_layers(unet).values() if spec.adapters[0] in layer.lora_A)
 
 

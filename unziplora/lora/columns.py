@@ -141,8 +141,11 @@ class ColumnSeparation:
                 if adapter == "style" and self.content_first and self.states[name, "content"].sparse:
                     exclude = self.states[name, "content"].mask
                 new = select_columns(
-                    count, self.ratio, exclude=exclude,
-                    tie_break=magnitude if self.tie_break else None, already=st.mask,
+                    count,
+                    self.ratio,
+                    exclude=exclude,
+                    tie_break=magnitude if self.tie_break else None,
+                    already=st.mask,
                 )
                 st.mask |= new.to(st.mask.device)
         self.history.append({"round": len(self.history), "step": step, "mask_fraction": self.mask_fractions()})

@@ -1,0 +1,5 @@
+import sys
+
+from unziplora.cli import main
+
+sys.exit(main())
