@@ -106,3 +106,14 @@ def test_realised_mask_fractions_are_recorded_per_round(tiny_pipe, image, prompt
     assert faithful["columns"]["cone_grad_scale"] == 65536.0
     few = faithful["columns"]["final_mask_fraction"]["shared"]["content"] < 0.15
     assert few == ("ties at the threshold were dropped" in caplog.text)
+
+
+def test_bf16_weights_with_fp32_loras_and_gradient_checkpointing(tiny_pipe, image, prompts, tmp_path):
+    """The GPU recipe (bf16 UNet weights under autocast, fp32 LoRA parameters, checkpointing), run on the CPU."""
+    config = tiny_config(mixed_precision="bf16", gradient_checkpointing="on")
+    record = train(tiny_pipe, image, prompts, config, tmp_path)
+    assert record["precision"].startswith("bf16") and record["gradient_checkpointing"] is True
+    assert all(torch.isfinite(torch.tensor(record["loss"]["curve"])))
+    with safe_open(str(tmp_path / "content.safetensors"), "pt") as f:
+        assert all(f.get_tensor(k).dtype == torch.float32 for k in f.keys())
+    assert tiny_pipe.unet.dtype == torch.float32  # the caller's UNet is handed back as it came

@@ -78,6 +78,7 @@ def train(
     if getattr(unet, "peft_config", None):
         raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
     original_processors = unet.attn_processors
+    original_placement = (unet.device, unet.dtype)
     unet.requires_grad_(False)
     weight_dtype = torch.bfloat16 if bf16 else torch.float32
     if unet.device != device or unet.dtype != weight_dtype:
@@ -134,7 +135,7 @@ def train(
             write_json(stage / "run.json", record)
         return record
     finally:
-        _restore(unet, columns, original_processors, checkpointing)
+        _restore(unet, columns, original_processors, checkpointing, original_placement)
 
 
 def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig, columns, device, bf16, generator):
@@ -146,7 +147,7 @@ def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig,
     trainable = [p for g in groups for p in g["params"]]
     separated = {k: cond.embeds[a] for k, a in SEPARATED_INPUTS.items()} if spec.separate_prompts else None
     added = {"text_embeds": cond.pooled, "time_ids": cond.time_ids}
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
     losses = []
     start = time.perf_counter()
@@ -266,7 +267,7 @@ def _describe_image(image) -> dict:
     return {"path": None, "size": list(image.size), "mode": image.mode}
 
 
-def _restore(unet, columns, processors, checkpointing: bool) -> None:
+def _restore(unet, columns, processors, checkpointing: bool, placement) -> None:
     if columns is not None:
         columns.remove_hooks()
     if getattr(unet, "peft_config", None):
@@ -276,3 +277,5 @@ def _restore(unet, columns, processors, checkpointing: bool) -> None:
         unet.disable_gradient_checkpointing()
     unet.requires_grad_(False)
     unet.eval()
+    if (unet.device, unet.dtype) != placement:
+        unet.to(*placement)
