@@ -65,8 +65,11 @@ def train(
     checkpointing = config.gradient_checkpointing == "on" or (
         config.gradient_checkpointing == "auto" and device.type == "cuda"
     )
-    source = _describe_image(image)
+    unet = pipe.unet
+    if getattr(unet, "peft_config", None):
+        raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
     pil = load_image(image) if isinstance(image, str | Path) else image
+    source = _describe_image(image)
 
     t0 = time.perf_counter()
     generator = torch.Generator().manual_seed(config.seed)  # every random draw of the run comes from here
@@ -74,9 +77,6 @@ def train(
     cond = encode_conditioning(pipe, image_tensor(pil, config.resolution), prompts, config.resolution, device)
     encode_s = time.perf_counter() - t0
 
-    unet = pipe.unet
-    if getattr(unet, "peft_config", None):
-        raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
     original_processors = unet.attn_processors
     original_placement = (unet.device, unet.dtype)
     unet.requires_grad_(False)
@@ -94,14 +94,14 @@ def train(
         if spec.column_separation:
             columns = ColumnSeparation(
                 unet,
-                config.steps,
-                spec.block_separation,
-                config.column_ratio,
-                config.column_rounds,
-                config.cone_threshold,
-                config.cone_grad_scale,
-                config.column_tie_break,
-                config.content_first,
+                total_steps=config.steps,
+                block_separation=spec.block_separation,
+                ratio=config.column_ratio,
+                rounds=config.column_rounds,
+                threshold=config.cone_threshold,
+                grad_scale=config.cone_grad_scale,
+                tie_break=config.column_tie_break,
+                content_first=config.content_first,
             )
         if checkpointing:
             unet.enable_gradient_checkpointing()
@@ -184,8 +184,6 @@ def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig,
             columns.clamp_()
         losses.append(loss.item())
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-    if columns is not None:
-        columns.masks_on = True  # all masks on for saving, as the official code does
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     return losses, time.perf_counter() - start
@@ -220,15 +218,17 @@ def _optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer
 
 
 def _save(stage: Path, unet, spec: MethodSpec, columns: ColumnSeparation | None) -> dict[str, str]:
+    """`<adapter>.safetensors` (masks baked in) and, with columns, `<adapter>_merged.safetensors` (masks and
+    mergers baked in) and `mergers.safetensors`. All masks count as on when saving, as in the official code."""
     files = {}
+    variants = [("", False)] if columns is None else [("", False), ("_merged", True)]
     for adapter in spec.adapters:
-        masks = None if columns is None else (lambda n, a=adapter: columns.gate(n, a, masks_on=True, merger=False))
-        save_lora(stage / f"{adapter}.safetensors", adapter_state_dict(unet, adapter, masks))
-        files[adapter] = f"{adapter}.safetensors"
-        if columns is not None:
-            merged = lambda n, a=adapter: columns.gate(n, a, masks_on=True, merger=True)  # noqa: E731
-            save_lora(stage / f"{adapter}_merged.safetensors", adapter_state_dict(unet, adapter, merged))
-            files[f"{adapter}_merged"] = f"{adapter}_merged.safetensors"
+        for suffix, with_merger in variants:
+            gate = None
+            if columns is not None:
+                gate = lambda n, a=adapter, m=with_merger: columns.gate(n, a, masks_on=True, merger=m)  # noqa: E731
+            save_lora(stage / f"{adapter}{suffix}.safetensors", adapter_state_dict(unet, adapter, gate))
+            files[f"{adapter}{suffix}"] = f"{adapter}{suffix}.safetensors"
     if columns is not None:
         tensors = {}
         for (name, adapter), st in columns.states.items():
@@ -262,8 +262,7 @@ def _column_record(columns: ColumnSeparation | None, config: TrainConfig) -> dic
 
 def _describe_image(image) -> dict:
     if isinstance(image, str | Path):
-        data = Path(image).read_bytes() if Path(image).is_file() else b""
-        return {"path": str(image), "sha256": hashlib.sha256(data).hexdigest()}
+        return {"path": str(image), "sha256": hashlib.sha256(Path(image).read_bytes()).hexdigest()}
     return {"path": None, "size": list(image.size), "mode": image.mode}
 
 
