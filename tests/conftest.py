@@ -52,3 +52,6 @@ def unet_inputs(pipe, batch: int = 1, seed: int = 0) -> dict:
             "time_ids": torch.tensor([[32.0, 32, 0, 0, 32, 32]]).repeat(batch, 1),
         },
     )
+
+
+pytest_plugins = ["tests.metric_fixtures"]
