@@ -76,4 +76,6 @@ def test_metric_config_rejects_unknown_names():
         MetricConfig(models={"clip_i": "ViT-H"})
     with pytest.raises(ValueError, match="unknown metric model 'dinov2'"):
         MetricConfig(weights={"dinov2": "/x"})
-    assert MetricConfig(models={"clip_i": "ViT-L-14-quickgelu.openai"}).model_for("clip_i") == "ViT-L-14-quickgelu.openai"
+    assert (
+        MetricConfig(models={"clip_i": "ViT-L-14-quickgelu.openai"}).model_for("clip_i") == "ViT-L-14-quickgelu.openai"
+    )
