@@ -131,3 +131,19 @@ def test_csd_pickle_converts_once_and_loads_strictly(tmp_path, csd_pickle):
     state = read_checkpoint(csd_pickle)
     assert torch.equal(model.last_layer_style.detach(), state["last_layer_style"])
     assert torch.equal(model.backbone.conv1.weight.detach(), state["backbone.conv1.weight"])
+
+
+def test_fetch_converts_the_csd_pickle_found_in_the_hub_cache(tmp_path, csd_pickle):
+    spec = MODELS["csd_vit_l.tomg"]
+    config = offline_config(tmp_path)
+    folder = Path(config.cache_dir) / f"models--{spec.weights.repo.replace('/', '--')}" / "snapshots" / COMMIT
+    folder.mkdir(parents=True)
+    (folder / spec.weights.filename).symlink_to(csd_pickle)  # the hub cache links snapshots to blobs, too
+    with pytest.raises(MetricsError, match="are not in the Hugging Face cache"):  # another commit is pinned
+        fetch(spec, config)
+    spec = replace(spec, weights=replace(spec.weights, revision=COMMIT))
+    with pytest.raises(MetricsError, match="has sha256"):  # random weights are not the released file
+        fetch(spec, config)
+    resolved = fetch(replace(spec, weights=replace(spec.weights, sha256=None)), config)
+    assert (resolved.repo, resolved.revision) == (spec.weights.repo, COMMIT)
+    assert resolved.path.suffix == ".safetensors" and resolved.path.is_file()
