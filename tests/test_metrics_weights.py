@@ -147,3 +147,24 @@ def test_fetch_converts_the_csd_pickle_found_in_the_hub_cache(tmp_path, csd_pick
     resolved = fetch(replace(spec, weights=replace(spec.weights, sha256=None)), config)
     assert (resolved.repo, resolved.revision) == (spec.weights.repo, COMMIT)
     assert resolved.path.suffix == ".safetensors" and resolved.path.is_file()
+
+
+@pytest.mark.parametrize(
+    "change, message", [("drop", "1 missing key.*norm.bias"), ("add", "1 unexpected key.*head.weight")]
+)
+def test_timm_and_open_clip_files_load_strictly(tmp_path, clip_dino_weights, change, message):
+    from safetensors.torch import load_file, save_file
+
+    from metrics.models import load_embedder
+
+    state = load_file(clip_dino_weights[DINO.name])
+    if change == "drop":
+        del state["norm.bias"]
+    else:
+        state["head.weight"] = torch.zeros(1000, 384)
+    save_file(state, tmp_path / "model.safetensors")
+    with pytest.raises(MetricsError, match=message):
+        load_embedder(DINO, offline_config(tmp_path, {DINO.name: str(tmp_path / "model.safetensors")}))
+    clip = MODELS["ViT-B-32-quickgelu.openai"]
+    embedder = load_embedder(clip, offline_config(tmp_path, {clip.name: clip_dino_weights[clip.name]}))
+    assert embedder.weights.repo == "local" and embedder.embed_texts(["a cat"]).shape == (1, 512)
