@@ -89,7 +89,8 @@ def _hub_file(spec: ModelSpec, config: MetricConfig, download: bool) -> Path:
         path = Path(hf_hub_download(w.repo, w.filename, revision=w.revision, cache_dir=config.cache_dir))
     except Exception as err:  # noqa: BLE001 - network, auth, missing revision: all end in the same advice
         raise MetricsError(
-            f"cannot download metric weights for {spec.name} ({where}): {type(err).__name__}; check the network or "
+            f"cannot download metric weights for {spec.name} ({where}): the hub is unreachable or has no such file "
+            f"({type(err).__name__}); check the network or "
             f"run `{FETCH_COMMAND}` where the hub is reachable, or set weights.{spec.name} to a local file"
         ) from cache_error
     if w.sha256:
