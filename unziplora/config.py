@@ -10,17 +10,21 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from unziplora.methods import get_method
+
 #: The placeholder token of the official code (spec §6.1), not DreamBooth's `sks`.
 DEFAULT_TOKEN = "monadikos"
 
 
 @dataclass(frozen=True)
 class PromptSet:
-    """The three prompts of one image (spec §1.2): combined, content-only and style-only."""
+    """The three prompts of one image (spec §1.2): combined, content-only and style-only, and the placeholder
+    token they use (B-LoRA trains on "A <token>"; generation drops it from style-only prompts)."""
 
     combined: str
     content: str
     style: str
+    token: str = DEFAULT_TOKEN
 
     @classmethod
     def from_names(cls, content: str, style: str, token: str = DEFAULT_TOKEN) -> PromptSet:
@@ -33,6 +37,7 @@ class PromptSet:
             combined=f"A {token} {content} in {style} style",
             content=f"A {token} {content}",
             style=f"A {content} in {style} style",
+            token=token,
         )
 
 
@@ -97,6 +102,14 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
+
+    @classmethod
+    def for_method(cls, method: str, **overrides) -> TrainConfig:
+        """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`.
+
+        Plain `TrainConfig(method=...)` keeps UnZipLoRA's defaults for every method; use this for baselines.
+        """
+        return cls(method=method, **{**get_method(method).defaults, **overrides})
 
     def with_overrides(self, **changes) -> TrainConfig:
         """A copy with some fields changed (used to apply a method's own defaults)."""
