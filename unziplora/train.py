@@ -70,12 +70,13 @@ def train(
     prompts: PromptSet,
     config: TrainConfig,
     out_dir: str | Path,
+    model: str | None = None,
 ) -> dict:
     """Train `config.method` on one image and write its LoRA files and `run.json` into `out_dir`.
 
-    Returns the run record. The pipeline's UNet is trained in place and restored (adapters, hooks and
-    processors removed) before returning, also on failure. The base model (`base`) trains nothing and writes
-    only `run.json`.
+    Returns the run record (`model`, the base model's hub id or folder, is recorded for generation). The
+    pipeline's UNet is trained in place and restored (adapters, hooks and processors removed) before returning,
+    also on failure. The base model (`base`) trains nothing and writes only `run.json`.
     """
     spec = get_method(config.method)
     device = resolve_device(config.device)
@@ -83,7 +84,7 @@ def train(
         raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
     pil = load_image(image) if isinstance(image, str | Path) else image
     texts = training_prompts(spec, prompts)
-    extra = {"prompts": asdict(prompts), "training_prompts": texts, "image": _describe_image(image)}
+    extra = {"prompts": asdict(prompts), "training_prompts": texts, "image": _describe_image(image), "model": model}
     if not spec.trains:
         return _base_record(spec, config, device, extra, Path(out_dir))
     t0 = time.perf_counter()
