@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         for key, spec in METHODS.items():
             print(f"{key:16s} {spec.label:5s} {spec.summary}")
         return 0
+    _quiet_libraries()
     out = args.out
     created = not out.exists()
     try:
@@ -135,6 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"unziplora: error: {message}", file=sys.stderr)
         return 2 if isinstance(err, ValueError | FileNotFoundError) else 1
+
+
+def _quiet_libraries() -> None:
+    """Library chatter (loading bars, advisory warnings) off: the CLI prints its own progress and one-line errors."""
+    import warnings
+
+    from diffusers.utils import logging as diffusers_logging
+    from transformers.utils import logging as transformers_logging
+
+    for lib in (diffusers_logging, transformers_logging):
+        lib.set_verbosity_error()
+        lib.disable_progress_bar()
+    warnings.filterwarnings("ignore", message="Already found a `peft_config`")  # two adapters, on purpose
 
 
 def _fresh_output(out: Path) -> None:
@@ -165,7 +179,8 @@ def _decompose(args) -> int:
     config = TrainConfig.for_method(args.method, **overrides)
     resolve_device(config.device)
     pipe = load_pipeline(args.model)
-    record = train(pipe, args.image, prompts, config, args.out, model=args.model)
+    model = str(Path(args.model).resolve()) if Path(args.model).exists() else args.model  # for `generate`
+    record = train(pipe, args.image, prompts, config, args.out, model=model)
     files = ", ".join([*record["files"].values(), "run.json"])
     steps, seconds = record["cost"]["steps_per_image"], record["cost"]["train_s_per_image"]
     print(f"{args.method}: wrote {files} to {args.out} ({steps} steps, {seconds:.1f} s)")

@@ -152,7 +152,8 @@ def generate(
         "model": model,
     }
     original_scheduler, original_processors = pipe.scheduler, dict(pipe.unet.attn_processors)
-    pipe.to(device, dtype)
+    if (pipe.device, pipe.dtype) != (device, dtype):
+        pipe.to(device, dtype)
     try:
         scheduler_cls = DDPMScheduler if sampler == "ddpm" else EulerDiscreteScheduler
         pipe.scheduler = scheduler_cls.from_config(original_scheduler.config)
