@@ -9,9 +9,11 @@ builds the full-size UNet from SDXL 1.0's published config with random weights (
 are stored in bf16 with gradient checkpointing (the training defaults there), on the CPU in fp32.
 
 Each method runs in a fresh subprocess, so its peak memory is its own: `torch.cuda.max_memory_reserved` on CUDA,
-the process's peak resident set size on the CPU (which includes building the model). s/step is the mean over the
-steps after each run's first (warm-up) step; the per-image cost is s/step × the method's own default steps × its runs
-per image (DreamBooth-LoRA: two runs of 1000 steps; B-LoRA one of 1000; UnZipLoRA and ablations one of 600).
+the process's peak resident set size on the CPU (which includes building the model). s/step is the median over the
+ordinary steps after each run's first (warm-up) step (the median, because a shared machine adds outliers; the 1-minute
+load average before and after is recorded too); the per-image cost is s/step × the method's own default steps × its
+runs per image (DreamBooth-LoRA: two runs of 1000 steps; B-LoRA one of 1000; UnZipLoRA and ablations one of 600),
+plus, for column methods, the extra time of their column-selection steps × the rounds (3).
 Output: {method: {"s_per_step", "image_cost_s", "peak_mem_bytes", "device", "versions", ...}}.
 """
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -29,9 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    from unziplora.methods import METHODS
+    from unziplora.methods import trained_methods
 
-    trained = [k for k, m in METHODS.items() if m.trains]
+    trained = trained_methods()
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", choices=["tiny", "sdxl"], default="tiny", help="tiny pipeline or full-size SDXL UNet")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu", help="where to train (default: %(default)s)")
@@ -68,24 +71,38 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
     unet = UNet2DConditionModel(**SDXL_UNET_CONFIG) if model == "sdxl" else tiny_unet()
     spec = get_method(method)
     config = TrainConfig.for_method(method, steps=steps, resolution=resolution, device=device, progress=False)
-    if spec.column_separation and steps < 2 * config.column_rounds:
-        # Few measured steps: one selection round, so the run still has a probe, a selection and masked steps.
+    if spec.column_separation and steps < 30:
+        # Few measured steps: one selection round (probe, selection, then masked steps), so most measured steps are
+        # the ordinary masked steps that make up ~99% of a 600-step run.
         config = config.with_overrides(column_rounds=1)
     cond = _random_conditioning(unet.config, training_prompts(spec, PromptSet.from_names("cat", "sketch")), resolution)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
+    load_before = os.getloadavg()[0]
     record = fit(unet, SDXL_SCHEDULER_CONFIG, cond, config, out_dir=None)
     per_run = [record["timing"]["step_s"][i : i + steps] for i in range(0, len(record["timing"]["step_s"]), steps)]
-    s_per_step = statistics.mean(t for run in per_run for t in run[1:])
-    default_steps = TrainConfig.for_method(method).steps
+    default = TrainConfig.for_method(method)
+    ordinary, selection = [], []
+    period = -(-steps // config.column_rounds)  # the schedule's period (ColumnSeparation: ceil(T / rounds))
+    for run in per_run:
+        for i, t in enumerate(run[1:], start=1):
+            # Column methods score columns on one step per round (step ≡ 1 mod period): an extra cost, counted
+            # once per round in the per-image cost, not in the ordinary step's time.
+            (selection if spec.column_separation and i % period == 1 else ordinary).append(t)
+    s_per_step = statistics.median(ordinary or selection)
+    surcharge = max(0.0, statistics.mean(selection) - s_per_step) if selection else 0.0
+    image_cost = s_per_step * default.steps * spec.runs_per_image
+    if spec.column_separation:
+        image_cost += surcharge * default.column_rounds
     return {
         "s_per_step": s_per_step,
-        "image_cost_s": s_per_step * default_steps * spec.runs_per_image,
+        "image_cost_s": image_cost,
         "peak_mem_bytes": record["peak_memory"]["bytes"],
         "device": device_name(torch.device(device)),
         "versions": versions(),
         "peak_mem_kind": record["peak_memory"]["kind"],
-        "image_cost_steps": default_steps * spec.runs_per_image,
+        "image_cost_steps": default.steps * spec.runs_per_image,
+        "selection_step_surcharge_s": surcharge if spec.column_separation else None,
         "measured_steps_per_run": steps,
         "runs_per_image": spec.runs_per_image,
         "model": model,
@@ -96,6 +113,9 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
         "rank": config.rank,
         "lora_modules": record["lora"]["modules_per_lora"],
         "column_rounds": config.column_rounds if spec.column_separation else None,
+        "step_s": record["timing"]["step_s"],
+        "load_avg_1m": [load_before, os.getloadavg()[0]],
+        "cpu_threads": torch.get_num_threads(),
     }
 
 

@@ -107,3 +107,25 @@ def test_cross_image_recombination_uses_a_content_and_b_style(world, tmp_path):
     assert official_prompts(prompt, a, b) == ("A monadikos cat", "A cat in watercolor style")
     with pytest.raises(ValueError, match="does not contain the style phrase"):
         official_prompts("A monadikos cat in sketch style", a, b)
+
+
+def test_base_run_generates_with_the_bare_model(world, tmp_path, image):
+    pipe, root = world
+    train(pipe, image, PromptSet.from_names("cat", "sketch"), tiny_config(method="base"), tmp_path / "base")
+    out = generate(pipe, [load_run(tmp_path / "base")], "A cat", SampleConfig(mode="addition", **FAST), tmp_path / "g")
+    bare = copy.deepcopy(pipe)
+    bare.set_progress_bar_config(disable=True)
+    expected = bare("A cat", num_inference_steps=3, height=32, width=32, generator=torch.Generator().manual_seed(0))
+    assert np.abs(np.asarray(expected.images[0]).astype(int) - _pixels(out)[0].astype(int)).max() <= 1
+    assert json.loads(Image.open(out[0]).text["unziplora"])["lora_files"] == {}
+
+
+def test_demo_trains_and_renders_the_baselines(tmp_path):
+    from unziplora.demo import run_demo
+    from unziplora.methods import METHODS, trained_methods
+
+    assert trained_methods() == [k for k in METHODS if k != "base"]  # the demo's default: every trained method
+    out = run_demo(tmp_path / "demo", steps=2, methods=["dreambooth_lora", "blora"])
+    rows = (out / "summary.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["dreambooth_lora", "blora"]
+    assert Image.open(out / "grid.png").size == (128 * 5, 20 + 128 * 2)

@@ -112,7 +112,8 @@ def generate(
     """Render `config.num` images of `config.kind` into `out_dir` and return their paths.
 
     `runs`: one run folder, or two for cross-image recombination (content LoRA of the first, style LoRA of the
-    second). The pipeline must carry no LoRA; it is handed back as it came (scheduler, processors, no adapters).
+    second). The pipeline must carry no LoRA; it is moved to the config's device and dtype, and handed back with its
+    own scheduler and attention processors and no adapters.
     """
     if not prompt.strip():
         raise ValueError("the prompt is empty; pass --prompt, e.g. 'A monadikos cat on a beach in sketch style'")

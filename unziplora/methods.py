@@ -138,6 +138,11 @@ METHODS: dict[str, MethodSpec] = {
 }
 
 
+def trained_methods() -> list[str]:
+    """Registry keys of the methods that train LoRAs (all but the bare base model), in registry order."""
+    return [k for k, m in METHODS.items() if m.trains]
+
+
 def get_method(key: str) -> MethodSpec:
     """The registry entry for `key`, or a ValueError that lists the known keys."""
     try:
