@@ -166,7 +166,8 @@ def _decompose(args) -> int:
     from unziplora.images import load_image
     from unziplora.methods import get_method
     from unziplora.pipelines import load_pipeline
-    from unziplora.train import resolve_device, train
+    from unziplora.records import resolve_device
+    from unziplora.train import train
 
     # Everything cheap is checked before the model loads, so a bad input fails in a second.
     _fresh_output(args.out)
@@ -191,7 +192,7 @@ def _generate(args) -> int:
     from unziplora.config import SampleConfig
     from unziplora.generate import generate, load_run
     from unziplora.pipelines import load_pipeline
-    from unziplora.train import resolve_device
+    from unziplora.records import resolve_device
 
     _fresh_output(args.out)
     if len(args.lora) > 2:

@@ -22,8 +22,7 @@ from tqdm.auto import tqdm
 from unziplora.config import PromptSet, SampleConfig
 from unziplora.lora.processor import install_separation
 from unziplora.methods import METHODS, MethodSpec, get_method
-from unziplora.records import staged_outputs, versions, write_json
-from unziplora.train import resolve_device
+from unziplora.records import resolve_device, staged_outputs, versions, write_json
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -29,23 +28,19 @@ from unziplora.lora.columns import ColumnSeparation
 from unziplora.lora.io import adapter_state_dict, save_lora, save_tensors, split_by_block
 from unziplora.lora.processor import SEPARATED_INPUTS, install_separation
 from unziplora.methods import MethodSpec, get_method
-from unziplora.records import device_name, loss_summary, peak_memory, staged_outputs, versions, write_json
-
-log = logging.getLogger(__name__)
+from unziplora.records import (
+    device_name,
+    loss_summary,
+    peak_memory,
+    resolve_device,
+    staged_outputs,
+    versions,
+    write_json,
+)
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; no LoRA is written."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """ "auto" → CUDA when available, else CPU; an explicit "cuda" without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
-    return device
 
 
 def training_prompts(spec: MethodSpec, prompts: PromptSet) -> dict[str, str]:
@@ -288,7 +283,7 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
             )
         loss.backward()
         if columns is not None and columns.after_backward(step) == "select":
-            _warn_if_few_columns(columns, config)
+            columns.warn_if_few_columns()
         torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
@@ -298,21 +293,6 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
         step_s.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
     return losses, step_s
-
-
-def _warn_if_few_columns(columns: ColumnSeparation, config: TrainConfig) -> None:
-    """The faithful selection drops ties at the threshold and may pick far fewer columns than nominal: say so."""
-    fractions = columns.history[-1]["mask_fraction"].get("shared", {})
-    nominal = config.column_ratio * len(columns.history)
-    low = {a: f for a, f in fractions.items() if f < 0.5 * nominal}
-    if low and not config.column_tie_break:
-        log.warning(
-            "column selection round %d realised %s of the shared-block columns (nominal %.0f%%): ties at the "
-            "threshold were dropped, as in the official code; set column_tie_break=True to pick exactly the ratio",
-            len(columns.history),
-            {a: f"{f:.1%}" for a, f in low.items()},
-            100 * nominal,
-        )
 
 
 def _optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer:
