@@ -32,15 +32,15 @@ def load_pipeline(model: str, dtype: torch.dtype = torch.float32) -> StableDiffu
     except Exception as cached_err:  # noqa: BLE001 - many library error types mean "not in the cache"
         if hub_offline():
             raise ValueError(
-                f"model {model} is not in the local Hugging Face cache and HF_HUB_OFFLINE is set; download it once "
-                f"with network access (huggingface-cli download {model}) or pass a local pipeline folder"
+                f"model {model} is neither a local folder nor in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
+                f"download it once with network access (huggingface-cli download {model}) or pass a pipeline folder"
             ) from cached_err
     try:
         return StableDiffusionXLPipeline.from_pretrained(model, dtype=dtype)
     except Exception as err:  # noqa: BLE001
         raise ValueError(
-            f"cannot download model {model} ({_first_line(err)}); check the network and the hub id, or pass a "
-            f"local pipeline folder (save_pretrained layout)"
+            f"model {model} is not a local folder and cannot be downloaded ({_first_line(err)}); check the path, "
+            f"the network and the hub id, or pass a local pipeline folder (save_pretrained layout)"
         ) from None
 
 
