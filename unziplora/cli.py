@@ -190,7 +190,7 @@ def _decompose(args) -> int:
 
 def _generate(args) -> int:
     from unziplora.config import SampleConfig
-    from unziplora.generate import generate, load_run
+    from unziplora.generate import generate, load_run, official_prompts, resolve_mode
     from unziplora.pipelines import load_pipeline
     from unziplora.records import resolve_device
 
@@ -216,6 +216,9 @@ def _generate(args) -> int:
         device=args.device,
     )
     resolve_device(config.device)
+    if config.kind == "combined" and resolve_mode(config, runs[0]) == "official":
+        if not (args.content_prompt and args.style_prompt):
+            official_prompts(args.prompt, runs[0], runs[-1])  # a prompt it cannot split fails before the model loads
     model = args.model or runs[0].record.get("model") or SDXL_BASE_ID
     pipe = load_pipeline(model)
     paths = generate(pipe, runs, args.prompt, config, args.out, args.content_prompt, args.style_prompt, model=model)

@@ -103,6 +103,8 @@ def fit(
     run a single-LoRA DreamBooth script would make. `extra` (prompts, image) joins the run record.
     """
     spec = get_method(config.method)
+    if not spec.trains:
+        raise ValueError(f"method {spec.key!r} trains nothing; use `train` for its record, or pick a trained method")
     extra = dict(extra or {})
     device = resolve_device(config.device)
     bf16 = config.mixed_precision == "bf16" or (config.mixed_precision == "auto" and device.type == "cuda")
@@ -208,7 +210,7 @@ def fit(
                 "alpha": config.rank,
                 "init": config.lora_init,
                 "modules_per_lora": runs[0]["modules"],
-                "modules_per_file": {name: len(st) // 2 for name, st in states.items()},
+                "modules_per_file": {name: len(st) // 2 for name, st in states.items() if name != "mergers"},
             },
             "columns": columns_record,
             **extra,
