@@ -129,3 +129,13 @@ def test_demo_trains_and_renders_the_baselines(tmp_path):
     rows = (out / "summary.csv").read_text().splitlines()[1:]
     assert [r.split(",")[0] for r in rows] == ["dreambooth_lora", "blora"]
     assert Image.open(out / "grid.png").size == (128 * 5, 20 + 128 * 2)
+
+
+def test_sample_config_defaults_follow_the_spec_and_reject_bad_values():
+    c = SampleConfig()
+    assert (c.steps, c.guidance_scale, c.resolution, c.vae_precision, c.sampler) == (50, 5.0, 1024, "fp32", "auto")
+    assert SampleConfig(seed=1000, num=3).seeds() == [1000, 1001, 1002]
+    with pytest.raises(ValueError, match="mode must be one of"):
+        SampleConfig(mode="sum")
+    with pytest.raises(ValueError, match="num must be >= 1"):
+        SampleConfig(num=0)

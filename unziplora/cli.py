@@ -100,6 +100,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--sampler", choices=["auto", "euler", "ddpm"], default="auto", help="auto = Euler; DDPM in official mode"
     )
     gen.add_argument("--resolution", type=int, default=1024, help="image side in pixels (default: %(default)s)")
+    gen.add_argument(
+        "--vae-precision",
+        choices=["fp32", "model"],
+        default="fp32",
+        help="VAE decoding precision: fp32 (SDXL's VAE overflows in fp16) or the model's dtype (default: %(default)s)",
+    )
     gen.add_argument("--batch-size", type=int, default=4, help="images per pipeline call (default: %(default)s)")
     gen.add_argument(
         "--dtype", choices=["auto", "fp32", "fp16", "bf16"], default="auto", help="auto = fp16 on CUDA, fp32 on CPU"
@@ -213,6 +219,7 @@ def _generate(args) -> int:
         seed=args.seed,
         batch_size=args.batch_size,
         dtype=args.dtype,
+        vae_precision=args.vae_precision,
         device=args.device,
     )
     resolve_device(config.device)

@@ -103,7 +103,7 @@ def _grid(image: Image.Image, rows: list[tuple[str, list[Image.Image]]], cell: i
         draw.text((cell * (j + 1) + 4, 4), text, fill="black")
     for i, (key, images) in enumerate(rows):
         y = 20 + i * cell
-        draw.text((4, y + cell // 2), f"{METHODS[key].label} {key}", fill="black")
+        draw.text((4, y + cell // 2 - 6), f"{METHODS[key].label}\n{key}", fill="black")
         for j, im in enumerate([image, *images]):
             grid.paste(im.resize((cell, cell), Image.NEAREST), (cell * (j + 1), y))
     return grid
