@@ -52,6 +52,7 @@ def test_generation_is_deterministic_for_a_seed_and_records_its_metadata(world, 
     meta = Image.open(first[1]).text
     assert meta["prompt"] == "A monadikos cat on a beach" and meta["seed"] == "1"
     assert meta["method"] == "unziplora" and meta["kind"] == "content" and meta["mode"] == "single"
+    assert meta["image_id"] == "a"  # the run folder's name (results/{method}/{image}/)
     assert json.loads(meta["unziplora"])["sampler"] == "euler"
     assert sorted(p.name for p in (tmp_path / "1").iterdir()) == ["content-s0.png", "content-s1.png", "generate.json"]
     assert not lora_layers(pipe.unet)  # the caller's pipeline is handed back without adapters
@@ -81,6 +82,7 @@ def test_cross_image_recombination_uses_a_content_and_b_style(world, tmp_path):
     prompt = "A monadikos cat in watercolor style"
     cross = generate(pipe, [a, b], prompt, SampleConfig(mode="addition", **FAST), tmp_path / "ab")
     meta = json.loads(Image.open(cross[0]).text["unziplora"])
+    assert meta["image_id"] == "a+b"
     assert meta["lora_files"] == {
         "content": str(root / "a/content.safetensors"),
         "style": str(root / "b/style.safetensors"),

@@ -132,7 +132,11 @@ def generate(
         derived = None if content_prompt and style_prompt else official_prompts(prompt, content_run, style_run)
         content_prompt = content_prompt or derived[0]
         style_prompt = style_prompt or derived[1]
+    pair = runs if len({r.path for r in runs}) > 1 else runs[:1]
+    shown = {"content": [content_run], "style": [style_run]}.get(config.kind, pair)
     meta = {
+        # The run folders' names: the workflow's image ids (results/{method}/{image}/); "a+b" for a recombination.
+        "image_id": "+".join(r.path.name for r in shown),
         "prompt": prompt,
         "content_prompt": content_prompt if mode == "official" else None,
         "style_prompt": style_prompt if mode == "official" else None,
