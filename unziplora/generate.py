@@ -36,10 +36,12 @@ class RunFolder:
 
     @property
     def spec(self) -> MethodSpec:
+        """The registry entry of the method that wrote this folder."""
         return get_method(self.record["method"])
 
     @property
     def prompts(self) -> PromptSet:
+        """The prompts the run was trained with (its content/style names and token)."""
         return PromptSet(**self.record["prompts"])
 
     def lora_file(self, name: str) -> Path | None:
