@@ -23,7 +23,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check unziplora metrics tests
+	$(VENV)/bin/ruff format --check unziplora metrics tests benchmarks
 
 clean:
 	rm -rf results/demo .pytest_cache .ruff_cache

@@ -9,6 +9,10 @@ from PIL import Image
 from unziplora.config import PromptSet, TrainConfig
 from unziplora.tiny import tiny_pipeline
 
+# The tiny models gain nothing from intra-op threads, and several suites sharing a few cores make OpenMP threads
+# spin against each other (steps 100× slower); one thread keeps the suite's time steady.
+torch.set_num_threads(1)
+
 
 @pytest.fixture
 def tiny_pipe(tmp_path):

@@ -1,10 +1,11 @@
 """Everything the UNet is conditioned on, computed once before training (spec §1.2, §1.5):
-the three prompt embeddings, the combined prompt's pooled embedding, SDXL's time ids and the image's latent
-distribution. Text encoders and VAE are frozen, so caching them is exact and frees them from the training device."""
+the prompt embeddings (and pooled embeddings), SDXL's time ids and the image's latent distribution. Text encoders
+and VAE are frozen, so caching them is exact and frees them from the training device."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 
 import torch
 from diffusers import StableDiffusionXLPipeline
@@ -14,10 +15,13 @@ from unziplora.config import PromptSet
 
 @dataclass
 class Conditioning:
-    """Cached inputs of one training image. Embeddings are 1×77×D; latents are the VAE posterior's mean/std."""
+    """Cached inputs of one training image, keyed by prompt name ("combined", "content", "style", "token", ...).
 
-    embeds: dict[str, torch.Tensor]  # "combined", "content", "style"
-    pooled: torch.Tensor  # from the combined prompt only (the official code ignores the others')
+    Embeddings are 1×77×D, pooled embeddings 1×P; latents are the VAE posterior's mean/std.
+    """
+
+    embeds: dict[str, torch.Tensor]
+    pooled: dict[str, torch.Tensor]  # the run's main prompt supplies it (the official code ignores the others')
     time_ids: torch.Tensor  # (orig_h, orig_w, crop_top, crop_left, target_h, target_w)
     latent_mean: torch.Tensor
     latent_std: torch.Tensor
@@ -27,7 +31,7 @@ class Conditioning:
         """A copy with the UNet inputs on `device` in `dtype` (the latent statistics stay fp32 on the CPU)."""
         return Conditioning(
             embeds={k: v.to(device, dtype) for k, v in self.embeds.items()},
-            pooled=self.pooled.to(device, dtype),
+            pooled={k: v.to(device, dtype) for k, v in self.pooled.items()},
             time_ids=self.time_ids.to(device, dtype),
             latent_mean=self.latent_mean,
             latent_std=self.latent_std,
@@ -44,27 +48,30 @@ class Conditioning:
 def encode_conditioning(
     pipe: StableDiffusionXLPipeline,
     pixels: torch.Tensor,
-    prompts: PromptSet,
+    prompts: PromptSet | Mapping[str, str],
     resolution: int,
     device: torch.device,
 ) -> Conditioning:
     """Encode the prompts (penultimate hidden states of both text encoders, concatenated; `encode_prompt`) and
     the image (fp32 VAE: SDXL's VAE overflows in fp16), on `device`, then return the text encoders and the VAE
-    to the CPU so they take no room while the UNet trains."""
+    to the CPU so they take no room while the UNet trains.
+
+    `prompts`: a `PromptSet` (its combined/content/style prompts) or any mapping name → text; equal texts are
+    encoded once.
+    """
+    texts = {k: v for k, v in asdict(prompts).items() if k != "token"} if isinstance(prompts, PromptSet) else prompts
     modules = [m for m in (pipe.text_encoder, pipe.text_encoder_2, pipe.vae) if m is not None]
     for m in modules:
         if m.device != device:
             m.to(device)
     vae_dtype = pipe.vae.dtype
     try:
-        embeds, pooled = {}, None
-        for kind in ("combined", "content", "style"):
+        encoded: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for text in dict.fromkeys(texts.values()):
             e, _, p, _ = pipe.encode_prompt(
-                getattr(prompts, kind), device=device, num_images_per_prompt=1, do_classifier_free_guidance=False
+                text, device=device, num_images_per_prompt=1, do_classifier_free_guidance=False
             )
-            embeds[kind] = e.float().cpu()
-            if kind == "combined":
-                pooled = p.float().cpu()
+            encoded[text] = (e.float().cpu(), p.float().cpu())
         if vae_dtype != torch.float32:
             pipe.vae.to(dtype=torch.float32)
         posterior = pipe.vae.encode(pixels.to(device, torch.float32)).latent_dist
@@ -78,4 +85,6 @@ def encode_conditioning(
     # SDXL micro-conditioning: original size, crop (0, 0), target size — the training resolution whatever the
     # source image's size, as the official code does.
     time_ids = torch.tensor([[resolution, resolution, 0, 0, resolution, resolution]], dtype=torch.float32)
+    embeds = {k: encoded[t][0] for k, t in texts.items()}
+    pooled = {k: encoded[t][1] for k, t in texts.items()}
     return Conditioning(embeds, pooled, time_ids, mean, std, float(pipe.vae.config.scaling_factor))

@@ -10,17 +10,21 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
+from unziplora.methods import get_method
+
 #: The placeholder token of the official code (spec §6.1), not DreamBooth's `sks`.
 DEFAULT_TOKEN = "monadikos"
 
 
 @dataclass(frozen=True)
 class PromptSet:
-    """The three prompts of one image (spec §1.2): combined, content-only and style-only."""
+    """The three prompts of one image (spec §1.2): combined, content-only and style-only, and the placeholder
+    token they use (B-LoRA trains on "A <token>"; generation drops it from style-only prompts)."""
 
     combined: str
     content: str
     style: str
+    token: str = DEFAULT_TOKEN
 
     @classmethod
     def from_names(cls, content: str, style: str, token: str = DEFAULT_TOKEN) -> PromptSet:
@@ -33,6 +37,7 @@ class PromptSet:
             combined=f"A {token} {content} in {style} style",
             content=f"A {token} {content}",
             style=f"A {content} in {style} style",
+            token=token,
         )
 
 
@@ -98,6 +103,65 @@ class TrainConfig:
             raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
         return cls(**values)
 
+    @classmethod
+    def for_method(cls, method: str, **overrides) -> TrainConfig:
+        """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`.
+
+        Plain `TrainConfig(method=...)` keeps UnZipLoRA's defaults for every method; use this for baselines.
+        """
+        return cls(method=method, **{**get_method(method).defaults, **overrides})
+
     def with_overrides(self, **changes) -> TrainConfig:
         """A copy with some fields changed (used to apply a method's own defaults)."""
         return dataclasses.replace(self, **changes)
+
+
+@dataclass
+class SampleConfig:
+    """How images are rendered from trained LoRAs. Defaults: the spec's evaluation settings (§2, §4 Q2).
+
+    kind: "content" (content LoRA alone), "style" (style LoRA alone) or "combined" (both).
+    mode (combined only): "official" = the official code's path: three prompts through the prompt-separating
+        processor, merger-weighted files where the method learned mergers, DDPM scheduler; "addition" = the stock
+        pipeline with the plain sum of the two LoRA files, as the paper's text claims; "auto" = official for methods
+        trained with prompt separation, addition for the others (the baselines and the joint ablation).
+    sampler: "auto" = Euler (the stock SDXL scheduler), except DDPM in official mode (as the official code).
+    dtype: UNet/text-encoder precision; "auto" = fp16 on CUDA (the official inference), fp32 on the CPU.
+    vae_precision: "fp32" decodes with an fp32 VAE (SDXL's VAE overflows in fp16); "model" uses `dtype`.
+    Image i of a call uses seed `seed + i`, whatever the batching, so a (seed, prompt) pair always gives one image.
+    """
+
+    kind: Literal["content", "style", "combined"] = "combined"
+    mode: Literal["auto", "official", "addition"] = "auto"
+    sampler: Literal["auto", "euler", "ddpm"] = "auto"
+    steps: int = 50
+    guidance_scale: float = 5.0
+    resolution: int = 1024
+    num: int = 4
+    seed: int = 0
+    batch_size: int = 4
+    dtype: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    vae_precision: Literal["fp32", "model"] = "fp32"
+    device: str = "auto"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        choices = {
+            "kind": ("content", "style", "combined"),
+            "mode": ("auto", "official", "addition"),
+            "sampler": ("auto", "euler", "ddpm"),
+            "dtype": ("auto", "fp32", "fp16", "bf16"),
+            "vae_precision": ("fp32", "model"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("steps", "num", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.resolution < 8 or self.resolution % 8:
+            raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
+
+    def seeds(self) -> list[int]:
+        """The seed of each image, in order."""
+        return [self.seed + i for i in range(self.num)]

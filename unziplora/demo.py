@@ -18,7 +18,7 @@ from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
 from unziplora.config import PromptSet, TrainConfig
-from unziplora.methods import METHODS
+from unziplora.methods import METHODS, trained_methods
 from unziplora.records import write_json
 from unziplora.tiny import tiny_pipeline
 from unziplora.train import train
@@ -37,10 +37,11 @@ def demo_image(size: int = 64) -> Image.Image:
 
 
 def run_demo(out_dir: Path, steps: int = 60, methods: list[str] | None = None, seed: int = 0) -> Path:
-    """Train `methods` (default: all) for `steps` steps each and write `grid.png` and `summary.csv`."""
+    """Train `methods` (default: every trained method) for `steps` steps per run each and write `grid.png` and
+    `summary.csv`. Baselines keep their own lr and init (`TrainConfig.for_method`); steps and rank are the demo's."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    methods = methods or list(METHODS)
+    methods = methods or trained_methods()
     prompts = PromptSet.from_names("square", "stripes")
     image = demo_image()
     image.save(out_dir / "input.png")
@@ -48,7 +49,7 @@ def run_demo(out_dir: Path, steps: int = 60, methods: list[str] | None = None, s
         base = tiny_pipeline(Path(tok), seed=seed)
         rows, summary = [], []
         for key in tqdm(methods, desc="demo"):
-            config = TrainConfig(method=key, steps=steps, resolution=RESOLUTION, rank=4, seed=seed, device="cpu")
+            config = TrainConfig.for_method(key, steps=steps, resolution=RESOLUTION, rank=4, seed=seed, device="cpu")
             record = train(copy.deepcopy(base), image, prompts, config, out_dir / key)
             rows.append((key, _render(base, out_dir / key, prompts, seed)))
             fractions = (record["columns"] or {}).get("final_mask_fraction", {}).get("shared", {})
@@ -102,7 +103,7 @@ def _grid(image: Image.Image, rows: list[tuple[str, list[Image.Image]]], cell: i
         draw.text((cell * (j + 1) + 4, 4), text, fill="black")
     for i, (key, images) in enumerate(rows):
         y = 20 + i * cell
-        draw.text((4, y + cell // 2), f"{METHODS[key].label} {key}", fill="black")
+        draw.text((4, y + cell // 2 - 6), f"{METHODS[key].label}\n{key}", fill="black")
         for j, im in enumerate([image, *images]):
             grid.paste(im.resize((cell, cell), Image.NEAREST), (cell * (j + 1), y))
     return grid

@@ -1,12 +1,17 @@
 """The method registry: each method is a set of switches over the one training loop (`unziplora.train`).
 
 Keys are the workflow's wildcard values (`results/{method}/{image}/...`). No torch import, so that planning a
-40-image DAG stays fast. Baselines join this table as further entries.
+40-image DAG stays fast. The baselines (spec §3) are further entries: DreamBooth-LoRA, B-LoRA and the bare base model.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+#: B-LoRA's two blocks (spec §3): the content block and the style block of SDXL's first up-block.
+BLORA_CONTENT_BLOCK = "up_blocks.0.attentions.0"
+BLORA_STYLE_BLOCK = "up_blocks.0.attentions.1"
 
 
 @dataclass(frozen=True)
@@ -19,6 +24,14 @@ class MethodSpec:
     column_separation: per-output-channel masks, mergers and the orthogonality loss (spec §1.3).
     block_separation: release the column constraint of one LoRA in its sensitive blocks (spec §1.4).
     target_blocks: module-name prefixes that carry LoRAs; empty = every attention module of the UNet.
+    independent_runs: one training run per adapter, each on its own prompt (DreamBooth-LoRA: two runs per image).
+    prompt: what the UNet's text input reads during training: "combined" (the three-prompt template's combined
+        prompt), "own" (each adapter's own prompt: content/style; needs independent runs) or "token" ("A <token>").
+    split: output file name → block prefix, for one-LoRA methods whose single LoRA is cut into content and style
+        files by block (B-LoRA). Empty: each adapter is its own file.
+    defaults: the method's own training settings (TrainConfig fields: steps, lr, init), applied by
+        `TrainConfig.for_method`, so a baseline runs and records its authors' settings, not UnZipLoRA's.
+    No adapters at all = the bare base model (no training, no LoRA files).
     """
 
     key: str
@@ -29,12 +42,40 @@ class MethodSpec:
     column_separation: bool = False
     block_separation: bool = False
     target_blocks: tuple[str, ...] = ()
+    independent_runs: bool = False
+    prompt: Literal["combined", "own", "token"] = "combined"
+    split: dict[str, str] = field(default_factory=dict)
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def trains(self) -> bool:
+        """False for the bare base model: nothing to train, no LoRA files."""
+        return bool(self.adapters)
+
+    @property
+    def runs_per_image(self) -> int:
+        """Training runs one image costs (DreamBooth-LoRA trains its two LoRAs one after the other)."""
+        if not self.trains:
+            return 0
+        return len(self.adapters) if self.independent_runs else 1
+
+    def output_files(self) -> tuple[str, ...]:
+        """Names (without `.safetensors`) of the plain LoRA files a run writes: content and style for all methods."""
+        return tuple(self.split) if self.split else self.adapters
 
     def __post_init__(self) -> None:
         if self.block_separation and not self.column_separation:
             raise ValueError(f"method {self.key!r}: block separation needs column separation (it relaxes masks)")
         if self.separate_prompts and not {"content", "style"} <= set(self.adapters):
             raise ValueError(f"method {self.key!r}: prompt separation needs a 'content' and a 'style' LoRA")
+        if (self.prompt == "own") != self.independent_runs:
+            raise ValueError(
+                f"method {self.key!r}: each adapter reads its own prompt exactly when runs are independent"
+            )
+        if self.split and len(self.adapters) != 1:
+            raise ValueError(f"method {self.key!r}: splitting by block needs exactly one LoRA")
+        if self.trains and set(self.output_files()) != {"content", "style"}:
+            raise ValueError(f"method {self.key!r}: a trained method must write a 'content' and a 'style' file")
 
 
 METHODS: dict[str, MethodSpec] = {
@@ -66,8 +107,40 @@ METHODS: dict[str, MethodSpec] = {
             column_separation=True,
             block_separation=True,
         ),
+        MethodSpec(
+            key="dreambooth_lora",
+            label="DB",
+            summary="Baseline: two independent DreamBooth LoRAs (content prompt; style prompt), summed to combine.",
+            independent_runs=True,
+            prompt="own",
+            # ZipLoRA's DreamBooth-LoRA setup (same group, spec §3): rank 64, lr 5e-5, 1000 steps per LoRA, and
+            # diffusers' DreamBooth init (A gaussian, B = 0). 1000, not UnZipLoRA's 600: the baseline as published.
+            defaults={"steps": 1000, "lora_lr": 5e-5, "rank": 64, "lora_init": "peft_gaussian"},
+        ),
+        MethodSpec(
+            key="blora",
+            label="BL",
+            summary="Baseline B-LoRA: one LoRA on up_blocks.0.attentions.0/.1 ('A <token>'); .0 = content, .1 = style.",
+            adapters=("blora",),
+            target_blocks=(BLORA_CONTENT_BLOCK, BLORA_STYLE_BLOCK),
+            prompt="token",
+            split={"content": BLORA_CONTENT_BLOCK, "style": BLORA_STYLE_BLOCK},
+            # As B-LoRA's authors ran it: rank 64, lr 5e-5, 1000 steps; their LoRA layer starts at B = 0.
+            defaults={"steps": 1000, "lora_lr": 5e-5, "rank": 64, "lora_init": "peft_gaussian"},
+        ),
+        MethodSpec(
+            key="base",
+            label="SDXL",
+            summary="Baseline floor: the base model with no LoRA (nothing trained; generation uses the bare model).",
+            adapters=(),
+        ),
     )
 }
+
+
+def trained_methods() -> list[str]:
+    """Registry keys of the methods that train LoRAs (all but the bare base model), in registry order."""
+    return [k for k, m in METHODS.items() if m.trains]
 
 
 def get_method(key: str) -> MethodSpec:

@@ -29,6 +29,16 @@ def versions() -> dict[str, str]:
     return out
 
 
+def resolve_device(name: str) -> torch.device:
+    """ "auto" → CUDA when available, else CPU; an explicit "cuda" without a GPU is a clear error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
+    return device
+
+
 def device_name(device: torch.device) -> str:
     """Human-readable device: the GPU's name, or the CPU model."""
     if device.type == "cuda":

@@ -1,15 +1,15 @@
 """The one training loop every method runs (spec §1.5–1.6); a method is a set of switches (`methods.py`).
 
-Outputs, in `out_dir`: `<adapter>.safetensors` per LoRA (column masks baked into `lora_B` rows), and for
-methods with column separation `<adapter>_merged.safetensors` (masks and mergers baked) and `mergers.safetensors`;
-then `run.json`. All files appear only when the run succeeded.
+Outputs, in `out_dir`: `content.safetensors` and `style.safetensors` (column masks baked into `lora_B` rows; B-LoRA's
+one LoRA cut by block; DreamBooth-LoRA's two LoRAs from two independent runs), and for methods with column
+separation `<adapter>_merged.safetensors` (masks and mergers baked) and `mergers.safetensors`; then `run.json`.
+All files appear only when the run succeeded.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -25,26 +25,38 @@ from unziplora.config import PromptSet, TrainConfig
 from unziplora.images import image_tensor, load_image
 from unziplora.lora.adapters import add_adapters, lora_layers, lora_parameters
 from unziplora.lora.columns import ColumnSeparation
-from unziplora.lora.io import adapter_state_dict, save_lora, save_tensors
+from unziplora.lora.io import adapter_state_dict, save_lora, save_tensors, split_by_block
 from unziplora.lora.processor import SEPARATED_INPUTS, install_separation
 from unziplora.methods import MethodSpec, get_method
-from unziplora.records import device_name, loss_summary, peak_memory, staged_outputs, versions, write_json
-
-log = logging.getLogger(__name__)
+from unziplora.records import (
+    device_name,
+    loss_summary,
+    peak_memory,
+    resolve_device,
+    staged_outputs,
+    versions,
+    write_json,
+)
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; no LoRA is written."""
 
 
-def resolve_device(name: str) -> torch.device:
-    """ "auto" → CUDA when available, else CPU; an explicit "cuda" without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible; use --device cpu")
-    return device
+def training_prompts(spec: MethodSpec, prompts: PromptSet) -> dict[str, str]:
+    """Prompt name → text, for every prompt a method's training reads (see `MethodSpec.prompt`)."""
+    if spec.prompt == "token":
+        return {"token": f"A {prompts.token}"}  # B-LoRA's "A [v]"
+    if spec.prompt == "own":
+        return {a: getattr(prompts, a) for a in spec.adapters}
+    return {"combined": prompts.combined, "content": prompts.content, "style": prompts.style}
+
+
+def run_plan(spec: MethodSpec) -> list[tuple[tuple[str, ...], str]]:
+    """(adapters trained together, name of the prompt the UNet reads) per training run of one image."""
+    if spec.independent_runs:
+        return [((a,), a) for a in spec.adapters]
+    return [(spec.adapters, "token" if spec.prompt == "token" else "combined")]
 
 
 def train(
@@ -53,116 +65,213 @@ def train(
     prompts: PromptSet,
     config: TrainConfig,
     out_dir: str | Path,
+    model: str | None = None,
 ) -> dict:
     """Train `config.method` on one image and write its LoRA files and `run.json` into `out_dir`.
 
-    Returns the run record. The pipeline's UNet is trained in place and restored (adapters, hooks and
-    processors removed) before returning, also on failure.
+    Returns the run record (`model`, the base model's hub id or folder, is recorded for generation). The
+    pipeline's UNet is trained in place and restored (adapters, hooks and processors removed) before returning,
+    also on failure. The base model (`base`) trains nothing and writes only `run.json`.
     """
     spec = get_method(config.method)
+    device = resolve_device(config.device)
+    if getattr(pipe.unet, "peft_config", None):
+        raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
+    pil = load_image(image) if isinstance(image, str | Path) else image
+    texts = training_prompts(spec, prompts)
+    extra = {"prompts": asdict(prompts), "training_prompts": texts, "image": _describe_image(image), "model": model}
+    if not spec.trains:
+        return _base_record(spec, config, device, extra, Path(out_dir))
+    t0 = time.perf_counter()
+    torch.manual_seed(config.seed)
+    cond = encode_conditioning(pipe, image_tensor(pil, config.resolution), texts, config.resolution, device)
+    extra["encode_s"] = time.perf_counter() - t0
+    return fit(pipe.unet, pipe.scheduler.config, cond, config, out_dir, extra)
+
+
+def fit(
+    unet: torch.nn.Module,
+    scheduler_config: dict,
+    cond: Conditioning,
+    config: TrainConfig,
+    out_dir: str | Path | None,
+    extra: dict | None = None,
+) -> dict:
+    """The training run(s) of `config.method` on cached conditioning; writes the files when `out_dir` is given.
+
+    Each run draws from its own generator seeded with `config.seed`, so each of DreamBooth-LoRA's two runs is the
+    run a single-LoRA DreamBooth script would make. `extra` (prompts, image) joins the run record.
+    """
+    spec = get_method(config.method)
+    if not spec.trains:
+        raise ValueError(f"method {spec.key!r} trains nothing; use `train` for its record, or pick a trained method")
+    extra = dict(extra or {})
     device = resolve_device(config.device)
     bf16 = config.mixed_precision == "bf16" or (config.mixed_precision == "auto" and device.type == "cuda")
     checkpointing = config.gradient_checkpointing == "on" or (
         config.gradient_checkpointing == "auto" and device.type == "cuda"
     )
-    unet = pipe.unet
     if getattr(unet, "peft_config", None):
-        raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
-    pil = load_image(image) if isinstance(image, str | Path) else image
-    source = _describe_image(image)
-
+        raise ValueError("the UNet already carries LoRA adapters; pass one without LoRAs")
     t0 = time.perf_counter()
-    generator = torch.Generator().manual_seed(config.seed)  # every random draw of the run comes from here
-    torch.manual_seed(config.seed)
-    cond = encode_conditioning(pipe, image_tensor(pil, config.resolution), prompts, config.resolution, device)
-    encode_s = time.perf_counter() - t0
-
     original_processors = unet.attn_processors
     original_placement = (unet.device, unet.dtype)
     unet.requires_grad_(False)
     weight_dtype = torch.bfloat16 if bf16 else torch.float32
     if unet.device != device or unet.dtype != weight_dtype:
         unet.to(device, dtype=weight_dtype)
-    columns = None
+    states: dict[str, dict[str, torch.Tensor]] = {}
+    runs, losses, step_s, columns_record = [], [], [], None
     try:
-        add_adapters(unet, spec.adapters, config.rank, spec.target_blocks, config.lora_init, generator)
-        for p in unet.parameters():
-            if p.requires_grad:
-                p.data = p.data.float()  # LoRA weights train in fp32 even when the UNet is stored in bf16
-        if spec.separate_prompts:
-            install_separation(unet)
-        if spec.column_separation:
-            columns = ColumnSeparation(
-                unet,
-                total_steps=config.steps,
-                block_separation=spec.block_separation,
-                ratio=config.column_ratio,
-                rounds=config.column_rounds,
-                threshold=config.cone_threshold,
-                grad_scale=config.cone_grad_scale,
-                tie_break=config.column_tie_break,
-                content_first=config.content_first,
-            )
-        if checkpointing:
-            unet.enable_gradient_checkpointing()
-        unet.train()
-        losses, train_s = _loop(pipe, unet, cond.to(device, unet.dtype), spec, config, columns, device, bf16, generator)
-        with staged_outputs(Path(out_dir)) as stage:
-            files = _save(stage, unet, spec, columns)
-            record = {
-                "method": spec.key,
-                "method_spec": asdict(spec),
-                "prompts": asdict(prompts),
-                "image": source,
-                "config": config.to_dict(),
-                "seed": config.seed,
-                "device": {"type": device.type, "name": device_name(device)},
-                "precision": "bf16 autocast, fp32 LoRA" if bf16 else "fp32",
-                "gradient_checkpointing": checkpointing,
-                "versions": versions(),
-                "timing": {
-                    "encode_s": encode_s,
-                    "train_s": train_s,
-                    "s_per_step": train_s / config.steps,
-                    "total_s": time.perf_counter() - t0,
-                },
-                "peak_memory": peak_memory(device),
-                "loss": loss_summary(losses),
-                "lora": {"rank": config.rank, "alpha": config.rank, "modules_per_lora": _count_modules(unet, spec)},
-                "columns": _column_record(columns, config),
-                "files": files,
-            }
-            write_json(stage / "run.json", record)
+        for adapters, prompt_key in run_plan(spec):
+            generator = torch.Generator().manual_seed(config.seed)  # every random draw of a run comes from here
+            columns = None
+            try:
+                add_adapters(unet, adapters, config.rank, spec.target_blocks, config.lora_init, generator)
+                for p in unet.parameters():
+                    if p.requires_grad:
+                        p.data = p.data.float()  # LoRA weights train in fp32 even when the UNet is stored in bf16
+                if spec.separate_prompts:
+                    install_separation(unet)
+                if spec.column_separation:
+                    columns = ColumnSeparation(
+                        unet,
+                        total_steps=config.steps,
+                        block_separation=spec.block_separation,
+                        ratio=config.column_ratio,
+                        rounds=config.column_rounds,
+                        threshold=config.cone_threshold,
+                        grad_scale=config.cone_grad_scale,
+                        tie_break=config.column_tie_break,
+                        content_first=config.content_first,
+                    )
+                if checkpointing:
+                    unet.enable_gradient_checkpointing()
+                unet.train()
+                run_cond = cond.to(device, unet.dtype)
+                run_losses, run_steps = _loop(
+                    scheduler_config,
+                    unet,
+                    run_cond,
+                    prompt_key,
+                    adapters,
+                    spec,
+                    config,
+                    columns,
+                    device,
+                    bf16,
+                    generator,
+                )
+                states.update(_state_dicts(unet, spec, adapters, columns))
+                columns_record = _column_record(columns, config) if columns is not None else columns_record
+                runs.append(
+                    {
+                        "adapters": list(adapters),
+                        "prompt": prompt_key,
+                        "train_s": sum(run_steps),
+                        "modules": _count_modules(unet, adapters[0]),
+                        "loss": loss_summary(run_losses),
+                    }
+                )
+                losses += run_losses
+                step_s += run_steps
+            finally:
+                _strip(unet, columns, original_processors, checkpointing)
+        train_s = sum(step_s)
+        record = {
+            "method": spec.key,
+            "method_spec": asdict(spec),
+            "config": config.to_dict(),
+            "seed": config.seed,
+            "blocks": list(spec.target_blocks) or "all attention modules",
+            "device": {"type": device.type, "name": device_name(device)},
+            "precision": "bf16 autocast, fp32 LoRA" if bf16 else "fp32",
+            "gradient_checkpointing": checkpointing,
+            "versions": versions(),
+            "timing": {
+                "encode_s": extra.pop("encode_s", 0.0),
+                "train_s": train_s,
+                "s_per_step": train_s / len(step_s),
+                "step_s": step_s,
+                "total_s": time.perf_counter() - t0,
+            },
+            # Per-image cost: DreamBooth-LoRA pays for two runs of `steps`, the other methods for one.
+            "cost": {
+                "runs_per_image": len(runs),
+                "steps_per_run": config.steps,
+                "steps_per_image": len(step_s),
+                "train_s_per_image": train_s,
+            },
+            "runs": runs,
+            "peak_memory": peak_memory(device),
+            "loss": loss_summary(losses),
+            "lora": {
+                "rank": config.rank,
+                "alpha": config.rank,
+                "init": config.lora_init,
+                "modules_per_lora": runs[0]["modules"],
+                "modules_per_file": {name: len(st) // 2 for name, st in states.items() if name != "mergers"},
+            },
+            "columns": columns_record,
+            **extra,
+        }
+        if out_dir is not None:
+            with staged_outputs(Path(out_dir)) as stage:
+                record["files"] = _save(stage, states)
+                write_json(stage / "run.json", record)
         return record
     finally:
-        _restore(unet, columns, original_processors, checkpointing, original_placement)
+        unet.requires_grad_(False)
+        unet.eval()
+        if (unet.device, unet.dtype) != original_placement:
+            unet.to(*original_placement)
 
 
-def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig, columns, device, bf16, generator):
-    scheduler = DDPMScheduler.from_config(pipe.scheduler.config)
-    groups = [{"params": lora_parameters(unet, a), "lr": config.lora_lr, "name": f"lora_{a}"} for a in spec.adapters]
+def _base_record(spec: MethodSpec, config: TrainConfig, device: torch.device, extra: dict, out_dir: Path) -> dict:
+    """The base model's run record: nothing trained, no LoRA files, zero training cost."""
+    record = {
+        "method": spec.key,
+        "method_spec": asdict(spec),
+        "config": config.to_dict(),
+        "seed": config.seed,
+        "device": {"type": device.type, "name": device_name(device)},
+        "versions": versions(),
+        "cost": {"runs_per_image": 0, "steps_per_run": 0, "steps_per_image": 0, "train_s_per_image": 0.0},
+        "files": {},
+        **extra,
+    }
+    with staged_outputs(out_dir) as stage:
+        write_json(stage / "run.json", record)
+    return record
+
+
+def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec, config, columns, device, bf16, gen):
+    """One run of `config.steps` steps; returns the losses and the wall time of each step."""
+    scheduler = DDPMScheduler.from_config(scheduler_config)
+    groups = [{"params": lora_parameters(unet, a), "lr": config.lora_lr, "name": f"lora_{a}"} for a in adapters]
     if columns is not None:
         groups.append({"params": columns.parameters(), "lr": config.merger_lr, "name": "mergers"})
     optimizer = _optimizer(groups, config)
     trainable = [p for g in groups for p in g["params"]]
     separated = {k: cond.embeds[a] for k, a in SEPARATED_INPUTS.items()} if spec.separate_prompts else None
-    added = {"text_embeds": cond.pooled, "time_ids": cond.time_ids}
+    added = {"text_embeds": cond.pooled[prompt_key], "time_ids": cond.time_ids}
     autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
-    losses = []
-    start = time.perf_counter()
-    bar = tqdm(range(config.steps), desc=f"train {spec.key}", disable=not config.progress or None, leave=False)
+    losses, step_s = [], []
+    name = spec.key if len(adapters) > 1 or spec.split else f"{spec.key}:{adapters[0]}"
+    bar = tqdm(range(config.steps), desc=f"train {name}", disable=not config.progress or None, leave=False)
     for step in bar:
-        latents = cond.sample_latents(generator)
-        noise = torch.randn(latents.shape, generator=generator)
-        t = torch.randint(0, scheduler.config.num_train_timesteps, (1,), generator=generator)
+        start = time.perf_counter()
+        latents = cond.sample_latents(gen)
+        noise = torch.randn(latents.shape, generator=gen)
+        t = torch.randint(0, scheduler.config.num_train_timesteps, (1,), generator=gen)
         noisy = scheduler.add_noise(latents, noise, t)
         target = noise if scheduler.config.prediction_type == "epsilon" else scheduler.get_velocity(latents, noise, t)
         with autocast:
             pred = unet(
                 noisy.to(device, unet.dtype),
                 t.to(device),
-                encoder_hidden_states=cond.embeds["combined"],
+                encoder_hidden_states=cond.embeds[prompt_key],
                 added_cond_kwargs=added,
                 cross_attention_kwargs=separated,
             ).sample
@@ -176,32 +285,16 @@ def _loop(pipe, unet, cond: Conditioning, spec: MethodSpec, config: TrainConfig,
             )
         loss.backward()
         if columns is not None and columns.after_backward(step) == "select":
-            _warn_if_few_columns(columns, config)
+            columns.warn_if_few_columns()
         torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if columns is not None:
             columns.clamp_()
-        losses.append(loss.item())
+        losses.append(loss.item())  # .item() waits for the device, so the step time below is complete
+        step_s.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    return losses, time.perf_counter() - start
-
-
-def _warn_if_few_columns(columns: ColumnSeparation, config: TrainConfig) -> None:
-    """The faithful selection drops ties at the threshold and may pick far fewer columns than nominal: say so."""
-    fractions = columns.history[-1]["mask_fraction"].get("shared", {})
-    nominal = config.column_ratio * len(columns.history)
-    low = {a: f for a, f in fractions.items() if f < 0.5 * nominal}
-    if low and not config.column_tie_break:
-        log.warning(
-            "column selection round %d realised %s of the shared-block columns (nominal %.0f%%): ties at the "
-            "threshold were dropped, as in the official code; set column_tie_break=True to pick exactly the ratio",
-            len(columns.history),
-            {a: f"{f:.1%}" for a, f in low.items()},
-            100 * nominal,
-        )
+    return losses, step_s
 
 
 def _optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer:
@@ -217,30 +310,48 @@ def _optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer
     raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'adamw' or 'adamw8bit'")
 
 
-def _save(stage: Path, unet, spec: MethodSpec, columns: ColumnSeparation | None) -> dict[str, str]:
-    """`<adapter>.safetensors` (masks baked in) and, with columns, `<adapter>_merged.safetensors` (masks and
-    mergers baked in) and `mergers.safetensors`. All masks count as on when saving, as in the official code."""
-    files = {}
+def _state_dicts(unet, spec: MethodSpec, adapters, columns: ColumnSeparation | None) -> dict[str, dict]:
+    """Output file name → LoRA state dict for the adapters of one run.
+
+    Plain files have the masks baked in; with columns also `<adapter>_merged` (masks and mergers baked in).
+    All masks count as on when saving, as in the official code. B-LoRA's one LoRA is cut by block.
+    """
+    out = {}
     variants = [("", False)] if columns is None else [("", False), ("_merged", True)]
-    for adapter in spec.adapters:
+    for adapter in adapters:
         for suffix, with_merger in variants:
             gate = None
             if columns is not None:
                 gate = lambda n, a=adapter, m=with_merger: columns.gate(n, a, masks_on=True, merger=m)  # noqa: E731
-            save_lora(stage / f"{adapter}{suffix}.safetensors", adapter_state_dict(unet, adapter, gate))
-            files[f"{adapter}{suffix}"] = f"{adapter}{suffix}.safetensors"
+            state = adapter_state_dict(unet, adapter, gate)
+            if spec.split:
+                out.update(split_by_block(state, spec.split))
+            else:
+                out[f"{adapter}{suffix}"] = state
     if columns is not None:
         tensors = {}
         for (name, adapter), st in columns.states.items():
-            tensors[f"{adapter}.{name}.merger"] = st.merger
-            tensors[f"{adapter}.{name}.mask"] = st.mask
-        save_tensors(stage / "mergers.safetensors", tensors, {"format": "pt"})
-        files["mergers"] = "mergers.safetensors"
+            tensors[f"{adapter}.{name}.merger"] = st.merger.detach().cpu().clone()
+            tensors[f"{adapter}.{name}.mask"] = st.mask.detach().cpu().clone()
+        out["mergers"] = tensors
+    return out
+
+
+def _save(stage: Path, states: dict[str, dict]) -> dict[str, str]:
+    """Write every state dict into `stage`: LoRA files, and `mergers.safetensors` for column methods."""
+    files = {}
+    for name, state in states.items():
+        path = stage / f"{name}.safetensors"
+        if name == "mergers":
+            save_tensors(path, state, {"format": "pt"})
+        else:
+            save_lora(path, state)
+        files[name] = path.name
     return files
 
 
-def _count_modules(unet, spec: MethodSpec) -> int:
-    return sum(1 for layer in lora_layers(unet).values() if spec.adapters[0] in layer.lora_A)
+def _count_modules(unet, adapter: str) -> int:
+    return sum(1 for layer in lora_layers(unet).values() if adapter in layer.lora_A)
 
 
 def _column_record(columns: ColumnSeparation | None, config: TrainConfig) -> dict | None:
@@ -266,15 +377,12 @@ def _describe_image(image) -> dict:
     return {"path": None, "size": list(image.size), "mode": image.mode}
 
 
-def _restore(unet, columns, processors, checkpointing: bool, placement) -> None:
+def _strip(unet, columns, processors, checkpointing: bool) -> None:
+    """Remove one run's hooks, adapters, processors and checkpointing, leaving the base UNet as it was."""
     if columns is not None:
         columns.remove_hooks()
     if getattr(unet, "peft_config", None):
         unet.unload_lora()  # removes the peft wrappers, leaving the base linears as they were
-    unet.set_attn_processor(processors)
+    unet.set_attn_processor(dict(processors))  # diffusers pops entries from the dict it is given
     if checkpointing:
         unet.disable_gradient_checkpointing()
-    unet.requires_grad_(False)
-    unet.eval()
-    if (unet.device, unet.dtype) != placement:
-        unet.to(*placement)

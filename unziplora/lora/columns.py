@@ -8,6 +8,7 @@ At save time they are baked into `lora_B` rows (`gate`), which keeps the files p
 
 from __future__ import annotations
 
+import logging
 import math
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,6 +20,8 @@ from unziplora.lora.adapters import lora_layers
 from unziplora.lora.cone import cone_scores, select_columns
 
 PAIR = ("content", "style")
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -164,6 +167,20 @@ class ColumnSeparation:
             st.merger.clamp_(0.0, 1.0)
 
     # ----------------------------------------------------------------- records
+    def warn_if_few_columns(self) -> None:
+        """The faithful selection drops ties at the threshold and may pick far fewer columns than nominal: say so."""
+        fractions = self.history[-1]["mask_fraction"].get("shared", {})
+        nominal = self.ratio * len(self.history)
+        low = {a: f for a, f in fractions.items() if f < 0.5 * nominal}
+        if low and not self.tie_break:
+            log.warning(
+                "column selection round %d realised %s of the shared-block columns (nominal %.0f%%): ties at the "
+                "threshold were dropped, as in the official code; set column_tie_break=True to pick exactly the ratio",
+                len(self.history),
+                {a: f"{f:.1%}" for a, f in low.items()},
+                100 * nominal,
+            )
+
     def mask_fractions(self) -> dict[str, dict[str, float]]:
         """Realised fraction of selected columns, per block group and LoRA."""
         chosen, total = defaultdict(int), defaultdict(int)

@@ -10,6 +10,7 @@ import torch
 from diffusers import StableDiffusionXLPipeline
 from safetensors.torch import save_file
 
+from unziplora.blocks import under
 from unziplora.lora.adapters import lora_layers
 
 Gate = Callable[[str], torch.Tensor]  # module name → per-output-channel factor, baked into lora_B rows
@@ -34,6 +35,22 @@ def adapter_state_dict(unet: torch.nn.Module, adapter: str, gate: Gate | None = 
     if not state:
         raise ValueError(f"the UNet carries no LoRA adapter named {adapter!r}")
     return state
+
+
+def split_by_block(state: dict, split: dict[str, str]) -> dict[str, dict]:
+    """Cut one LoRA's state dict into files by block: `split` maps file name → module-name prefix (B-LoRA:
+    content = `up_blocks.0.attentions.0`, style = `.1`). Every module must fall in exactly one block."""
+    out: dict[str, dict] = {name: {} for name in split}
+    for key, value in state.items():
+        module = key.rsplit(".lora_", 1)[0]
+        owners = [name for name, prefix in split.items() if under(module, prefix)]
+        if len(owners) != 1:
+            raise ValueError(f"LoRA module {module} lies in {len(owners)} of the blocks {list(split.values())}")
+        out[owners[0]][key] = value
+    empty = [name for name, st in out.items() if not st]
+    if empty:
+        raise ValueError(f"no LoRA module under the block(s) of {empty}; is this an SDXL-architecture UNet?")
+    return out
 
 
 def lora_metadata(state: dict[str, torch.Tensor]) -> dict:

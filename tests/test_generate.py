@@ -1,0 +1,143 @@
+"""Generation: content/style/combined images from run folders, both combined modes, recombination across images."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from tests.conftest import tiny_config
+from unziplora.config import PromptSet, SampleConfig
+from unziplora.generate import generate, load_run, official_prompts
+from unziplora.lora.adapters import lora_layers
+from unziplora.tiny import tiny_pipeline
+from unziplora.train import train
+
+FAST = dict(steps=3, resolution=32, num=2, batch_size=2, progress=False, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    """A tiny pipeline and two trained runs: A = cat in sketch style, B = dog in watercolor style."""
+    root = tmp_path_factory.mktemp("gen")
+    pipe = tiny_pipeline(root / "tok", seed=0)
+    image = Image.new("RGB", (40, 40), (200, 30, 30))
+    for name, content, style in (("a", "cat", "sketch"), ("b", "dog", "watercolor")):
+        prompts = PromptSet.from_names(content, style)
+        train(pipe, image, prompts, tiny_config(method="unziplora", steps=6, column_tie_break=True), root / name)
+    return pipe, root
+
+
+def _pixels(paths):
+    return [np.asarray(Image.open(p)) for p in paths]
+
+
+def test_generation_is_deterministic_for_a_seed_and_records_its_metadata(world, tmp_path):
+    pipe, root = world
+    run = [load_run(root / "a")]
+    config = SampleConfig(kind="content", **FAST)
+    first = generate(pipe, run, "A monadikos cat on a beach", config, tmp_path / "1")
+    again = generate(pipe, run, "A monadikos cat on a beach", config, tmp_path / "2")
+    other = generate(
+        pipe, run, "A monadikos cat on a beach", SampleConfig(kind="content", **{**FAST, "seed": 5}), tmp_path / "3"
+    )
+    assert [p.name for p in first] == ["content-s0.png", "content-s1.png"]
+    assert all(np.array_equal(x, y) for x, y in zip(_pixels(first), _pixels(again), strict=True))
+    assert not np.array_equal(_pixels(first)[0], _pixels(first)[1])  # seed + i: the two images differ
+    assert not np.array_equal(_pixels(first)[0], _pixels(other)[0])
+    meta = Image.open(first[1]).text
+    assert meta["prompt"] == "A monadikos cat on a beach" and meta["seed"] == "1"
+    assert meta["method"] == "unziplora" and meta["kind"] == "content" and meta["mode"] == "single"
+    assert meta["image_id"] == "a"  # the run folder's name (results/{method}/{image}/)
+    assert json.loads(meta["unziplora"])["sampler"] == "euler"
+    assert sorted(p.name for p in (tmp_path / "1").iterdir()) == ["content-s0.png", "content-s1.png", "generate.json"]
+    assert not lora_layers(pipe.unet)  # the caller's pipeline is handed back without adapters
+
+
+def test_both_combined_modes_run_and_differ(world, tmp_path):
+    pipe, root = world
+    run = [load_run(root / "a")]
+    prompt = "A monadikos cat on a skateboard in sketch style"
+    official = generate(pipe, run, prompt, SampleConfig(mode="official", **FAST), tmp_path / "o")
+    addition = generate(pipe, run, prompt, SampleConfig(mode="addition", **FAST), tmp_path / "a")
+    m_off, m_add = Image.open(official[0]).text, Image.open(addition[0]).text
+    assert (m_off["mode"], m_off["sampler"], m_off["mergers"]) == ("official", "ddpm", "true")
+    assert m_off["content_prompt"] == "A monadikos cat on a skateboard"
+    assert m_off["style_prompt"] == "A cat on a skateboard in sketch style"
+    assert (m_add["mode"], m_add["sampler"], m_add["mergers"]) == ("addition", "euler", "false")
+    assert "content_prompt" not in m_add
+    assert not np.array_equal(_pixels(official)[0], _pixels(addition)[0])
+    # "auto" picks the official path for a prompt-separated method.
+    auto = generate(pipe, run, prompt, SampleConfig(**{**FAST, "num": 1}), tmp_path / "auto")
+    assert np.array_equal(_pixels(auto)[0], _pixels(official)[0])
+
+
+def test_cross_image_recombination_uses_a_content_and_b_style(world, tmp_path):
+    pipe, root = world
+    a, b = load_run(root / "a"), load_run(root / "b")
+    prompt = "A monadikos cat in watercolor style"
+    cross = generate(pipe, [a, b], prompt, SampleConfig(mode="addition", **FAST), tmp_path / "ab")
+    meta = json.loads(Image.open(cross[0]).text["unziplora"])
+    assert meta["image_id"] == "a+b"
+    assert meta["lora_files"] == {
+        "content": str(root / "a/content.safetensors"),
+        "style": str(root / "b/style.safetensors"),
+    }
+    # The same picture as a stock pipeline with A's content file and B's style file, summed by hand.
+    stock = copy.deepcopy(pipe)
+    stock.scheduler = type(stock.scheduler).from_config(stock.scheduler.config)
+    stock.load_lora_weights(root / "a", weight_name="content.safetensors", adapter_name="content")
+    stock.load_lora_weights(root / "b", weight_name="style.safetensors", adapter_name="style")
+    stock.set_adapters(["content", "style"], adapter_weights=[1.0, 1.0])
+    stock.set_progress_bar_config(disable=True)
+    by_hand = stock(
+        prompt,
+        num_inference_steps=3,
+        height=32,
+        width=32,
+        guidance_scale=5.0,
+        generator=torch.Generator().manual_seed(0),
+    ).images[0]
+    assert np.abs(np.asarray(by_hand).astype(int) - _pixels(cross)[0].astype(int)).max() <= 1
+    swapped = generate(pipe, [b, a], prompt, SampleConfig(mode="addition", **FAST), tmp_path / "ba")
+    assert not np.array_equal(_pixels(swapped)[0], _pixels(cross)[0])
+    # Official mode across images: the content prompt drops B's style phrase, the style prompt the token.
+    assert official_prompts(prompt, a, b) == ("A monadikos cat", "A cat in watercolor style")
+    with pytest.raises(ValueError, match="does not contain the style phrase"):
+        official_prompts("A monadikos cat in sketch style", a, b)
+
+
+def test_base_run_generates_with_the_bare_model(world, tmp_path, image):
+    pipe, root = world
+    train(pipe, image, PromptSet.from_names("cat", "sketch"), tiny_config(method="base"), tmp_path / "base")
+    out = generate(pipe, [load_run(tmp_path / "base")], "A cat", SampleConfig(mode="addition", **FAST), tmp_path / "g")
+    bare = copy.deepcopy(pipe)
+    bare.set_progress_bar_config(disable=True)
+    expected = bare("A cat", num_inference_steps=3, height=32, width=32, generator=torch.Generator().manual_seed(0))
+    assert np.abs(np.asarray(expected.images[0]).astype(int) - _pixels(out)[0].astype(int)).max() <= 1
+    assert json.loads(Image.open(out[0]).text["unziplora"])["lora_files"] == {}
+
+
+def test_demo_trains_and_renders_the_baselines(tmp_path):
+    from unziplora.demo import run_demo
+    from unziplora.methods import METHODS, trained_methods
+
+    assert trained_methods() == [k for k in METHODS if k != "base"]  # the demo's default: every trained method
+    out = run_demo(tmp_path / "demo", steps=2, methods=["dreambooth_lora", "blora"])
+    rows = (out / "summary.csv").read_text().splitlines()[1:]
+    assert [r.split(",")[0] for r in rows] == ["dreambooth_lora", "blora"]
+    assert Image.open(out / "grid.png").size == (128 * 5, 20 + 128 * 2)
+
+
+def test_sample_config_defaults_follow_the_spec_and_reject_bad_values():
+    c = SampleConfig()
+    assert (c.steps, c.guidance_scale, c.resolution, c.vae_precision, c.sampler) == (50, 5.0, 1024, "fp32", "auto")
+    assert SampleConfig(seed=1000, num=3).seeds() == [1000, 1001, 1002]
+    with pytest.raises(ValueError, match="mode must be one of"):
+        SampleConfig(mode="sum")
+    with pytest.raises(ValueError, match="num must be >= 1"):
+        SampleConfig(num=0)
