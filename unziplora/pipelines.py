@@ -33,7 +33,7 @@ def load_pipeline(model: str, dtype: torch.dtype = torch.float32) -> StableDiffu
         if hub_offline():
             raise ValueError(
                 f"model {model} is neither a local folder nor in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
-                f"download it once with network access (huggingface-cli download {model}) or pass a pipeline folder"
+                f"download it once with network access (`hf download {model}`) or pass a pipeline folder"
             ) from cached_err
     try:
         return StableDiffusionXLPipeline.from_pretrained(model, dtype=dtype)
