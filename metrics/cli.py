@@ -71,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
             w = spec.weights
             print(f"{name:28s} {w.repo}@{w.revision} {w.filename}")
         return 0
+    from huggingface_hub.utils import logging as hub_logging
+
+    hub_logging.set_verbosity_error()  # the hub's retry chatter would bury the one-line error below
     try:
         return _run(args)
     except (MetricsError, ValueError) as err:
@@ -109,6 +112,9 @@ def _run(args: argparse.Namespace) -> int:
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()]
     rows = score_images(args.images, reference, metrics, config)
     out = write_rows(rows, args.out)
-    means = rows.groupby("metric", sort=False)["value"].mean()
-    print(f"wrote {len(rows)} rows to {out}; means: " + ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+    # Means per image kind: the paper's columns are style metrics of style-only images and content metrics of
+    # content-only images, so a mean over a mixed folder would not be one of them.
+    means = rows.groupby(["kind", "metric"], sort=False)["value"].mean()
+    parts = [f"{kind or '?'}/{metric} {value:.4f}" for (kind, metric), value in means.items()]
+    print(f"wrote {len(rows)} rows to {out}; means: " + ", ".join(parts))
     return 0

@@ -56,7 +56,10 @@ class MetricConfig:
         return Path(base) / "unziplora" / "metrics"
 
     def model_for(self, metric: str) -> str:
-        """The model name metric `metric` uses under this config."""
+        """The model name metric `metric` uses under this config. CLIP-T follows a CLIP-I override unless set
+        itself, so that image-image and image-text scores come from the same CLIP."""
+        if metric == "clip_t" and "clip_t" not in self.models and "clip_i" in self.models:
+            return self.models["clip_i"]
         return self.models.get(metric, METRICS[metric].model)
 
     def to_dict(self) -> dict:

@@ -47,9 +47,8 @@ def resolve(spec: ModelSpec, config: MetricConfig, download: bool | None = None)
 def fetch(spec: ModelSpec, config: MetricConfig) -> ResolvedWeights:
     """Download (unless offline) and verify `spec`'s weights file, and convert it if needed: after this, scoring
     runs offline. The checksum is checked whenever the registry pins one."""
-    if not config.weights.get(spec.name) and spec.weights.sha256:
-        path = _hub_file(spec, config, download=not config.is_offline)
-        _check_sha256(path, spec.weights.sha256, spec)
+    if not config.weights.get(spec.name):
+        _hub_file(spec, config, download=not config.is_offline, verify=True)
     return resolve(spec, config)
 
 
@@ -68,7 +67,8 @@ def _local_file(spec: ModelSpec, path: Path) -> Path:
     return path
 
 
-def _hub_file(spec: ModelSpec, config: MetricConfig, download: bool) -> Path:
+def _hub_file(spec: ModelSpec, config: MetricConfig, download: bool, verify: bool = False) -> Path:
+    """The cached hub file (downloaded if allowed); its sha256 is checked after a download, or when `verify`."""
     from huggingface_hub import hf_hub_download
 
     w = spec.weights
@@ -77,7 +77,6 @@ def _hub_file(spec: ModelSpec, config: MetricConfig, download: bool) -> Path:
         cached = hf_hub_download(
             w.repo, w.filename, revision=w.revision, cache_dir=config.cache_dir, local_files_only=True
         )
-        return Path(cached)
     except Exception as err:  # noqa: BLE001 - any cache miss falls through to the download or the error below
         if not download:
             raise MetricsError(
@@ -85,6 +84,10 @@ def _hub_file(spec: ModelSpec, config: MetricConfig, download: bool) -> Path:
                 f"run `{FETCH_COMMAND}` on a machine with network access, or set weights.{spec.name} to a local file"
             ) from None
         cache_error = err
+    else:
+        if verify and w.sha256:
+            _check_sha256(Path(cached), w.sha256, spec)
+        return Path(cached)
     try:
         path = Path(hf_hub_download(w.repo, w.filename, revision=w.revision, cache_dir=config.cache_dir))
     except Exception as err:  # noqa: BLE001 - network, auth, missing revision: all end in the same advice

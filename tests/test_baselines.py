@@ -48,6 +48,7 @@ def test_baseline_files_load_into_a_stock_pipeline_and_change_its_output(tiny_pi
     saved = json.loads((out / "run.json").read_text())
     assert saved["method"] == method and saved["config"]["lora_init"] == "peft_gaussian"
     assert saved["config"]["lora_lr"] == 5e-5 and saved["config"]["steps"] == 3
+    assert "merger_lr" not in saved["config"] and "orthogonality_weight" not in saved["config"]  # not UnZipLoRA's
     inputs = unet_inputs(stock)
     with torch.no_grad():
         before = stock.unet(**inputs).sample

@@ -76,6 +76,57 @@ def test_both_combined_modes_run_and_differ(world, tmp_path):
     assert np.array_equal(_pixels(auto)[0], _pixels(official)[0])
 
 
+def test_official_mode_really_separates_prompts_and_applies_mergers(world, tmp_path):
+    """Not just DDPM vs Euler: with the sampler fixed, official ≠ addition (mergers, separated K/V), and the
+    content-only prompt reaches the content LoRA."""
+    pipe, root = world
+    run = [load_run(root / "a")]
+    prompt = "A monadikos cat on a skateboard in sketch style"
+    euler = {**FAST, "num": 1, "sampler": "euler"}
+    official = generate(pipe, run, prompt, SampleConfig(mode="official", **euler), tmp_path / "o")
+    addition = generate(pipe, run, prompt, SampleConfig(mode="addition", **euler), tmp_path / "a")
+    assert np.abs(_pixels(official)[0].astype(int) - _pixels(addition)[0].astype(int)).max() > 2
+    other = generate(
+        pipe, run, prompt, SampleConfig(mode="official", **euler), tmp_path / "c", content_prompt="A monadikos dog"
+    )
+    assert np.abs(_pixels(official)[0].astype(int) - _pixels(other)[0].astype(int)).max() > 2
+
+
+def test_batch_size_does_not_change_which_image_a_seed_gives(world, tmp_path):
+    pipe, root = world
+    run = [load_run(root / "a")]
+    prompt = "A monadikos cat in sketch style"
+    one = generate(pipe, run, prompt, SampleConfig(**{**FAST, "num": 3, "batch_size": 1}), tmp_path / "one")
+    three = generate(pipe, run, prompt, SampleConfig(**{**FAST, "num": 3, "batch_size": 3}), tmp_path / "three")
+    for a, b in zip(_pixels(one), _pixels(three), strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1  # float rounding of batched matmuls only
+
+
+def test_malformed_run_record_and_corrupt_lora_are_clear_errors(world, tmp_path):
+    import shutil
+
+    pipe, root = world
+    bad = tmp_path / "bad"
+    shutil.copytree(root / "a", bad)
+    record = json.loads((bad / "run.json").read_text())
+    (bad / "run.json").write_text(json.dumps({**record, "prompts": {"combined": "x"}}))
+    with pytest.raises(ValueError, match="malformed prompts or files; re-run `unziplora decompose`"):
+        load_run(bad)
+    (bad / "run.json").write_text(json.dumps(record))
+    (bad / "content.safetensors").write_bytes((bad / "content.safetensors").read_bytes()[:100])
+    (bad / "content_merged.safetensors").write_bytes(b"not a safetensors file")
+    with pytest.raises(ValueError, match="cannot load LoRA file .*content.*re-run `unziplora decompose`"):
+        generate(
+            pipe,
+            [load_run(bad)],
+            "A monadikos cat in sketch style",
+            SampleConfig(**{**FAST, "num": 1}),
+            tmp_path / "out",
+        )
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not getattr(pipe.unet, "peft_config", None)  # the shared pipeline is handed back clean
+
+
 def test_cross_image_recombination_uses_a_content_and_b_style(world, tmp_path):
     pipe, root = world
     a, b = load_run(root / "a"), load_run(root / "b")

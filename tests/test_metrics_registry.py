@@ -79,3 +79,11 @@ def test_metric_config_rejects_unknown_names():
     assert (
         MetricConfig(models={"clip_i": "ViT-L-14-quickgelu.openai"}).model_for("clip_i") == "ViT-L-14-quickgelu.openai"
     )
+
+
+def test_clip_t_follows_a_clip_i_override_unless_set_itself():
+    l14 = "ViT-L-14-quickgelu.openai"
+    assert MetricConfig().model_for("clip_t") == "ViT-B-32-quickgelu.openai"
+    assert MetricConfig(models={"clip_i": l14}).model_for("clip_t") == l14
+    b32 = "ViT-B-32-quickgelu.openai"
+    assert MetricConfig(models={"clip_i": l14, "clip_t": b32}).model_for("clip_t") == b32

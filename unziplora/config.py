@@ -41,6 +41,19 @@ class PromptSet:
         )
 
 
+#: TrainConfig fields read only by column separation (spec §1.3).
+COLUMN_SEPARATION_FIELDS = (
+    "merger_lr",
+    "column_ratio",
+    "column_rounds",
+    "cone_threshold",
+    "cone_grad_scale",
+    "column_tie_break",
+    "content_first",
+    "orthogonality_weight",
+)
+
+
 @dataclass
 class TrainConfig:
     """One training run. Field defaults follow the official train.sh (spec §1.5, §6.10)."""
@@ -90,9 +103,15 @@ class TrainConfig:
             raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
         self.adam_betas = tuple(self.adam_betas)
 
-    def to_dict(self) -> dict:
-        """Plain-JSON view of the config, for run records."""
-        return dataclasses.asdict(self)
+    def to_dict(self, column_separation: bool = True) -> dict:
+        """Plain-JSON view of the config, for run records. `column_separation=False` leaves out the options only
+        column separation reads (mergers, Cone selection, orthogonality), so a baseline's record shows only
+        settings that applied to it."""
+        values = dataclasses.asdict(self)
+        if not column_separation:
+            for name in COLUMN_SEPARATION_FIELDS:
+                values.pop(name)
+        return values
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -128,7 +147,8 @@ class SampleConfig:
     sampler: "auto" = Euler (the stock SDXL scheduler), except DDPM in official mode (as the official code).
     dtype: UNet/text-encoder precision; "auto" = fp16 on CUDA (the official inference), fp32 on the CPU.
     vae_precision: "fp32" decodes with an fp32 VAE (SDXL's VAE overflows in fp16); "model" uses `dtype`.
-    Image i of a call uses seed `seed + i`, whatever the batching, so a (seed, prompt) pair always gives one image.
+    Image i of a call uses seed `seed + i` with its own generator, so a (seed, prompt) pair gives one image whatever
+    the batching (up to float rounding: batched matmuls may differ in the last bits, ≤ 1/255 per pixel measured).
     """
 
     kind: Literal["content", "style", "combined"] = "combined"

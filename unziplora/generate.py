@@ -10,7 +10,7 @@ seed, method, kind and mode as text metadata; files appear only when the whole c
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
@@ -61,8 +61,15 @@ def load_run(path: str | Path) -> RunFolder:
         raise FileNotFoundError(f"{path} has no run.json; pass a folder written by `unziplora decompose`") from None
     except (OSError, ValueError) as err:
         raise ValueError(f"{path / 'run.json'} is unreadable ({err}); re-run `unziplora decompose` into it") from None
-    if not isinstance(record, dict) or record.get("method") not in METHODS or "prompts" not in record:
+    if not isinstance(record, dict) or record.get("method") not in METHODS:
         raise ValueError(f"{path / 'run.json'} is not a run record of a known method; re-run `unziplora decompose`")
+    prompts, files = record.get("prompts"), record.get("files", {})
+    if (
+        not isinstance(prompts, dict)
+        or set(prompts) != {f.name for f in fields(PromptSet)}
+        or not isinstance(files, dict)
+    ):
+        raise ValueError(f"{path / 'run.json'} has malformed prompts or files; re-run `unziplora decompose` into it")
     run = RunFolder(path, record)
     for name in run.spec.output_files():
         file = run.lora_file(name)
@@ -165,7 +172,12 @@ def generate(
         pipe.scheduler = scheduler_cls.from_config(original_scheduler.config)
         for adapter, file in files.items():
             if file is not None:
-                pipe.load_lora_weights(file.parent, weight_name=file.name, adapter_name=adapter)
+                try:
+                    pipe.load_lora_weights(file.parent, weight_name=file.name, adapter_name=adapter)
+                except Exception as err:  # noqa: BLE001 - safetensors/peft raise several types for a bad file
+                    raise ValueError(
+                        f"cannot load LoRA file {file} ({type(err).__name__}); re-run `unziplora decompose`"
+                    ) from None
         loaded = [a for a, f in files.items() if f is not None]
         if loaded:
             pipe.set_adapters(loaded, adapter_weights=[1.0] * len(loaded))

@@ -181,7 +181,7 @@ def fit(
         record = {
             "method": spec.key,
             "method_spec": asdict(spec),
-            "config": config.to_dict(),
+            "config": config.to_dict(column_separation=spec.column_separation),
             "seed": config.seed,
             "blocks": list(spec.target_blocks) or "all attention modules",
             "device": {"type": device.type, "name": device_name(device)},
@@ -232,7 +232,7 @@ def _base_record(spec: MethodSpec, config: TrainConfig, device: torch.device, ex
     record = {
         "method": spec.key,
         "method_spec": asdict(spec),
-        "config": config.to_dict(),
+        "config": config.to_dict(column_separation=False),
         "seed": config.seed,
         "device": {"type": device.type, "name": device_name(device)},
         "versions": versions(),
@@ -281,7 +281,7 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"training loss became {loss.item()} at step {step}; no LoRA was written — lower the learning "
-                f"rates or use fp32 (--mixed-precision no)"
+                f"rates, or train in fp32 (`--device cpu`, or TrainConfig(mixed_precision='no'))"
             )
         loss.backward()
         if columns is not None and columns.after_backward(step) == "select":
