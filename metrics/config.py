@@ -15,6 +15,7 @@ class MetricConfig:
     """Options of one scoring process.
 
     weights: model name → local weights file or folder (offline use); overrides the hub source.
+    revisions: model name → hub revision (a commit id), overriding the registry's pin (e.g. to pin a branch).
     models: metric key → model name, e.g. {"clip_i": "ViT-L-14-quickgelu.openai"} for a sensitivity check.
     cache_dir: the Hugging Face hub cache (None: the hub's default, `HF_HUB_CACHE`/`HF_HOME`).
     converted_dir: where the CSD checkpoint converted to safetensors is kept (None: `~/.cache/unziplora/metrics`).
@@ -24,6 +25,7 @@ class MetricConfig:
     device: str = "auto"
     batch_size: int = 16
     weights: dict[str, str] = field(default_factory=dict)
+    revisions: dict[str, str] = field(default_factory=dict)
     models: dict[str, str] = field(default_factory=dict)
     cache_dir: str | None = None
     converted_dir: str | None = None
@@ -33,7 +35,7 @@ class MetricConfig:
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-        for name in self.weights:
+        for name in [*self.weights, *self.revisions]:
             if name not in MODELS:
                 raise ValueError(f"weights given for unknown metric model {name!r}; known: {', '.join(MODELS)}")
         for key, name in self.models.items():

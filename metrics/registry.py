@@ -102,8 +102,14 @@ MODELS: dict[str, ModelSpec] = {
             name="ViT-L-14-quickgelu.openai",
             family="open_clip",
             arch="ViT-L-14-quickgelu",
+            # Content hash as recorded by another project (its snapshot 18d05354…; the full commit id is unknown
+            # here), so `fetch` verifies the bytes even though the revision is a branch.
             weights=WeightsSource(
-                repo="timm/vit_large_patch14_clip_224.openai", filename="open_clip_model.safetensors", revision="main"
+                repo="timm/vit_large_patch14_clip_224.openai",
+                filename="open_clip_model.safetensors",
+                revision="main",
+                sha256="9ce2e8a8ebfff3793d7d375ad6d3c35cb9aebf3de7ace0fc7308accab7cd207e",
+                size_bytes=1_710_517_724,
             ),
             preprocess=_CLIP_PRE,
             heads=("image", "text"),

@@ -8,7 +8,7 @@ command that fetches them; `fetch` is that command's body (download, checksum, c
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from metrics.config import MetricConfig
@@ -38,7 +38,7 @@ def resolve(spec: ModelSpec, config: MetricConfig, download: bool | None = None)
         repo, revision = "local", str(path.resolve())
     else:
         path = _hub_file(spec, config, download)
-        repo, revision = spec.weights.repo, _commit_of(path, spec.weights.revision)
+        repo, revision = spec.weights.repo, _commit_of(path, config.revisions.get(spec.name, spec.weights.revision))
     if spec.weights.fmt == "csd_pickle" and path.suffix != ".safetensors":
         path = _converted(spec, path, config, source=f"{repo}@{revision}")
     return ResolvedWeights(spec.name, path, repo, revision)
@@ -71,7 +71,7 @@ def _hub_file(spec: ModelSpec, config: MetricConfig, download: bool, verify: boo
     """The cached hub file (downloaded if allowed); its sha256 is checked after a download, or when `verify`."""
     from huggingface_hub import hf_hub_download
 
-    w = spec.weights
+    w = replace(spec.weights, revision=config.revisions.get(spec.name, spec.weights.revision))
     where = f"{w.repo}@{w.revision}/{w.filename}"
     try:  # the cache first: no network call at all when the file is there
         cached = hf_hub_download(

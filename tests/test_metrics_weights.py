@@ -168,3 +168,14 @@ def test_timm_and_open_clip_files_load_strictly(tmp_path, clip_dino_weights, cha
     clip = MODELS["ViT-B-32-quickgelu.openai"]
     embedder = load_embedder(clip, offline_config(tmp_path, {clip.name: clip_dino_weights[clip.name]}))
     assert embedder.weights.repo == "local" and embedder.embed_texts(["a cat"]).shape == (1, 512)
+
+
+def test_config_revision_overrides_the_registry_pin(tmp_path, clip_dino_weights):
+    config = offline_config(tmp_path)
+    _put_in_hub_cache(
+        Path(config.cache_dir), DINO.weights.repo, DINO.weights.filename, Path(clip_dino_weights[DINO.name]), ref="v1"
+    )
+    with pytest.raises(MetricsError, match="@main/model.safetensors"):  # the registry's "main" is not cached
+        resolve(DINO, config)
+    pinned = offline_config(tmp_path, revisions={DINO.name: COMMIT})
+    assert resolve(DINO, pinned).revision == COMMIT
