@@ -100,7 +100,7 @@ def _allowed_globals() -> list:
 
 def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The model state dict inside an authors'-format CSD checkpoint, read with torch's weights-only unpickler
-    and the allow-list above (never `weights_only=False`). Keys lose their `module.` prefix."""
+    and the allow-list above (never the unrestricted unpickler). Keys lose their `module.` prefix."""
     path = Path(path)
     with torch.serialization.safe_globals(_allowed_globals()):
         try:
