@@ -192,3 +192,22 @@ def test_sample_config_defaults_follow_the_spec_and_reject_bad_values():
         SampleConfig(mode="sum")
     with pytest.raises(ValueError, match="num must be >= 1"):
         SampleConfig(num=0)
+
+
+def test_generated_pngs_describe_themselves_to_the_metrics_scorer(world, tmp_path):
+    """The PNG text keys `generate` writes are the ones `metrics.GeneratedImage` reads (the workflow relies on it)."""
+    from metrics.score import GeneratedImage
+
+    pipe, root = world
+    prompt = "A monadikos cat in sketch style"
+    paths = generate(pipe, [load_run(root / "a")], prompt, SampleConfig(mode="addition", **FAST), tmp_path / "g")
+    items = [GeneratedImage.from_file(p) for p in paths]
+    assert [i.seed for i in items] == [0, 1]
+    item = items[0]
+    assert (item.image_id, item.method, item.kind, item.mode, item.prompt) == (
+        "a",
+        "unziplora",
+        "combined",
+        "addition",
+        prompt,
+    )
