@@ -14,7 +14,6 @@ tower is the backbone here (checked key for key by the tests).
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import pickle
 import tempfile
@@ -26,6 +25,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from metrics.errors import MetricsError
+from metrics.loading import check_keys, create_clip
 
 CSD_CODE = "learn2phoenix/CSD@3a9df32605b869eceb704897839be80977a9f1ea"
 
@@ -64,26 +64,6 @@ def csd_state_shapes(width: int = 1024, layers: int = 24, patch: int = 14, image
         "last_layer_content": (width, embed),
     }
     return shapes
-
-
-def check_keys(shapes: dict[str, tuple], expected: dict[str, tuple], source: str) -> None:
-    """Raise a one-line `MetricsError` unless `shapes` has exactly the `expected` keys and shapes."""
-    missing = sorted(set(expected) - set(shapes))
-    extra = sorted(set(shapes) - set(expected))
-    wrong = sorted(k for k in set(expected) & set(shapes) if tuple(shapes[k]) != tuple(expected[k]))
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing key(s) (e.g. {', '.join(missing[:3])})")
-    if extra:
-        problems.append(f"{len(extra)} unexpected key(s) (e.g. {', '.join(extra[:3])})")
-    if wrong:
-        k = wrong[0]
-        problems.append(f"{len(wrong)} shape mismatch(es) (e.g. {k}: {tuple(shapes[k])} != {tuple(expected[k])})")
-    if problems:
-        raise MetricsError(
-            f"weights {source} do not match the expected architecture: {'; '.join(problems)}; "
-            "use the released file for this model (see `python -m metrics list`)"
-        )
 
 
 def _allowed_globals() -> list:
@@ -146,20 +126,6 @@ def convert_checkpoint(src: str | Path, dst: str | Path, source: str = "") -> Pa
         if os.path.exists(tmp):
             os.unlink(tmp)
     return dst
-
-
-def create_clip(arch: str, device: str = "cpu") -> nn.Module:
-    """An open_clip model of architecture `arch` without weights (they are loaded strictly afterwards); open_clip's
-    "initialized randomly" warning on the root logger is muted, since that is intended here."""
-    import open_clip
-
-    root = logging.getLogger()
-    was = root.disabled
-    root.disabled = True
-    try:
-        return open_clip.create_model(arch, pretrained=None, device=device)
-    finally:
-        root.disabled = was
 
 
 class CSDModel(nn.Module):

@@ -15,8 +15,9 @@ from torch import nn
 from torchvision import transforms
 
 from metrics.config import MetricConfig
-from metrics.csd import check_keys, create_clip, load_csd
+from metrics.csd import load_csd
 from metrics.errors import MetricsError
+from metrics.loading import check_keys, create_clip
 from metrics.registry import ModelSpec, Preprocess
 from metrics.weights import ResolvedWeights, resolve
 

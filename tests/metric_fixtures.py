@@ -21,7 +21,7 @@ import torch
 from safetensors.torch import save_file
 
 from metrics.config import MetricConfig
-from metrics.csd import create_clip
+from metrics.loading import create_clip
 
 
 def _randomise(module: torch.nn.Module, seed: int) -> None:
