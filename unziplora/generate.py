@@ -116,11 +116,13 @@ def generate(
     content_prompt: str | None = None,
     style_prompt: str | None = None,
     model: str | None = None,
+    image_id: str | None = None,
 ) -> list[Path]:
     """Render `config.num` images of `config.kind` into `out_dir` and return their paths.
 
     `runs`: one run folder, or two for cross-image recombination (content LoRA of the first, style LoRA of the
-    second). The pipeline must carry no LoRA; it is moved to the config's device and dtype, and handed back with its
+    second). `image_id` names the images in their metadata (default: the run folders' names, "a+b" for a
+    recombination). The pipeline must carry no LoRA; it is moved to the config's device and dtype, and handed back with its
     own scheduler and attention processors and no adapters.
     """
     if not prompt.strip():
@@ -145,7 +147,7 @@ def generate(
     shown = {"content": [content_run], "style": [style_run]}.get(config.kind, pair)
     meta = {
         # The run folders' names: the workflow's image ids (results/{method}/{image}/); "a+b" for a recombination.
-        "image_id": "+".join(r.path.name for r in shown),
+        "image_id": image_id or "+".join(r.path.name for r in shown),
         "prompt": prompt,
         "content_prompt": content_prompt if mode == "official" else None,
         "style_prompt": style_prompt if mode == "official" else None,

@@ -88,3 +88,17 @@ def image_tensor(image: Image.Image, resolution: int) -> torch.Tensor:
         ]
     )
     return pipeline(to_rgb(image)).unsqueeze(0)
+
+
+def square_crop(image: Image.Image, resolution: int) -> tuple[Image.Image, dict]:
+    """The training view of `image`: shorter side resized to `resolution` (PIL bilinear, as torchvision's Resize
+    on a PIL image), then the centre `resolution`² square; also returns the crop box in the original's pixels.
+    A portrait or landscape image keeps only its middle (e.g. half of a 1:2 image), exactly what training sees."""
+    width, height = image.size
+    scale = resolution / min(width, height)
+    size = (max(resolution, round(width * scale)), max(resolution, round(height * scale)))
+    resized = image.resize(size, Image.BILINEAR)
+    left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
+    crop = resized.crop((left, top, left + resolution, top + resolution))
+    box = [round(left / scale), round(top / scale), round((left + resolution) / scale), round((top + resolution) / scale)]
+    return crop, {"original_size": [width, height], "crop_box": box, "resolution": resolution}

@@ -18,25 +18,31 @@ def hub_offline() -> bool:
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def load_pipeline(model: str, dtype: torch.dtype = torch.float32) -> StableDiffusionXLPipeline:
+def load_pipeline(
+    model: str, dtype: torch.dtype = torch.float32, revision: str | None = None
+) -> StableDiffusionXLPipeline:
     """An SDXL pipeline from a local folder (`save_pretrained` layout; works offline) or a hub id.
 
     A hub id is first looked up in the local cache only; it is downloaded only when that fails and the hub is
-    not switched off. Every failure is a ValueError that names the problem and the fix.
+    not switched off. `revision` pins a hub id to a commit (ignored for folders). Every failure is a ValueError
+    that names the problem and the fix.
     """
     path = Path(model).expanduser()
     if path.exists() or not HUB_ID.match(model) or model.startswith((".", "~")):
         return _from_folder(path, dtype)
     try:
-        return StableDiffusionXLPipeline.from_pretrained(model, dtype=dtype, local_files_only=True)
+        return StableDiffusionXLPipeline.from_pretrained(
+            model, dtype=dtype, revision=revision, local_files_only=True
+        )
     except Exception as cached_err:  # noqa: BLE001 - many library error types mean "not in the cache"
         if hub_offline():
             raise ValueError(
                 f"model {model} is neither a local folder nor in the Hugging Face cache, and HF_HUB_OFFLINE is set; "
-                f"download it once with network access (`hf download {model}`) or pass a pipeline folder"
+                f"download it once with network access (`hf download {model}"
+                f"{f' --revision {revision}' if revision else ''}`) or pass a pipeline folder"
             ) from cached_err
     try:
-        return StableDiffusionXLPipeline.from_pretrained(model, dtype=dtype)
+        return StableDiffusionXLPipeline.from_pretrained(model, dtype=dtype, revision=revision)
     except Exception as err:  # noqa: BLE001
         raise ValueError(
             f"model {model} is not a local folder and cannot be downloaded ({_first_line(err)}); check the path, "

@@ -1,0 +1,262 @@
+# Planning: the preset, the validated config, the image sheet, the selection, and the paths every rule shares.
+# Light imports only (no torch, diffusers or open_clip): method and metric keys come from the light registries.
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from metrics.registry import METRICS, MODELS
+from unziplora.methods import METHODS
+
+ROOT = Path(workflow.basedir)
+PRESET_ENV = "UNZIPLORA_PRESET"  # the preset the user's process resolved; every job inherits it
+
+
+def fail(message):
+    """Stop planning with one line naming the problem and the fix (before any job starts)."""
+    raise WorkflowError(message)
+
+
+def cuda_visible():
+    """(a CUDA GPU is visible, why we think so), without importing torch: nvidia-smi lists the GPUs."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False, "CUDA_VISIBLE_DEVICES hides every GPU"
+    if shutil.which("nvidia-smi") is None:
+        return False, "no nvidia-smi on PATH"
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False, "nvidia-smi did not answer"
+    gpus = [line for line in out.splitlines() if line.startswith("GPU ")]
+    return (True, f"nvidia-smi lists {len(gpus)} GPU(s)") if gpus else (False, "nvidia-smi lists no GPU")
+
+
+def resolve_preset(requested):
+    """`auto` → paper with a CUDA GPU, else toy; resolved once by the user's process and inherited by every job
+    (through the environment), so a job on another node never re-decides."""
+    if requested != "auto":
+        return requested
+    if os.environ.get(PRESET_ENV):
+        return os.environ[PRESET_ENV]
+    gpu, why = cuda_visible()
+    chosen = "paper" if gpu else "toy"
+    print(
+        f"preset auto -> {chosen} ({why}); choose explicitly with --config preset=paper|paper-mini|toy|smoke",
+        file=sys.stderr,
+    )
+    os.environ[PRESET_ENV] = chosen
+    return chosen
+
+
+def deep_merge(base, over):
+    """`over` on top of `base`, recursively for mappings."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_preset(name):
+    """The preset file's settings (following `extends:`)."""
+    path = ROOT / "config" / "presets" / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (ROOT / "config" / "presets").glob("*.yaml"))
+        fail(f"unknown preset {name!r}; choose one of: auto, {', '.join(known)}")
+    data = yaml.safe_load(path.read_text()) or {}
+    parent = data.pop("extends", None)
+    return deep_merge(load_preset(parent), data) if parent else data
+
+
+def code_hash(*patterns):
+    """A hash of package source files: a rule's param, so editing the code a rule runs reruns that rule (Snakemake's
+    own code trigger sees only the rule's script)."""
+    digest = hashlib.sha256()
+    for pattern in patterns:
+        for path in sorted(ROOT.glob(pattern)):
+            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def checked_config(raw):
+    """Preset under the user's keys, validated against the schema (defaults filled), with one-line errors."""
+    preset = resolve_preset(raw.get("preset", "auto"))
+    merged = deep_merge(load_preset(preset), {k: v for k, v in raw.items() if k != "preset"})
+    merged["preset"] = preset
+    try:
+        validate(merged, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
+    except WorkflowError as err:
+        fail(f"invalid config: {schema_problem(err)}; fix it in --config/--configfile or config/presets/{preset}.yaml")
+    return merged
+
+
+def schema_problem(err):
+    """The jsonschema message behind a Snakemake validation error, with the key path."""
+    cause = err.__cause__ or (err.args[1] if len(err.args) > 1 else None)
+    inner = getattr(cause, "__cause__", None) or cause
+    path = "/".join(str(p) for p in getattr(inner, "absolute_path", []))
+    message = getattr(inner, "message", None) or str(err).splitlines()[0]
+    return f"{path}: {message}" if path else message
+
+
+def read_sheet(path):
+    """The image sheet, validated, indexed by id."""
+    if not Path(path).is_file():
+        fail(f"image sheet {path} does not exist; set `sheet` to a TSV like data/images.tsv")
+    sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+    sheet["draw_seed"] = pd.to_numeric(sheet.get("draw_seed", 0), errors="coerce").fillna(0).astype(int)
+    try:
+        validate(sheet, str(ROOT / "workflow" / "schemas" / "images.schema.yaml"))
+    except WorkflowError as err:
+        fail(f"invalid image sheet {path}: {schema_problem(err)}")
+    if sheet["id"].duplicated().any():
+        fail(f"image sheet {path} repeats id {sheet['id'][sheet['id'].duplicated()].iloc[0]!r}; ids must be unique")
+    return sheet.set_index("id", drop=False)
+
+
+def pick(requested, known, what, fix):
+    """`requested` (empty = all of `known`), refusing unknown entries with one line."""
+    unknown = [x for x in requested if x not in known]
+    if unknown:
+        fail(f"unknown {what} {unknown[0]!r}; {fix}")
+    return list(requested) or list(known)
+
+
+def train_source(image):
+    """(local path or None, url or None, sha256) of an image's training file."""
+    row = SHEET.loc[image]
+    files = row["files"].split(";")
+    index = files.index(row["train_file"])
+    urls = row["source_urls"].split(";") if row["source_urls"] else []
+    local = None
+    if config["images_dir"]:
+        base = Path(config["images_dir"])
+        candidates = [base / image / row["train_file"], base / row["train_file"]]
+        local = next((c for c in candidates if c.is_file()), candidates[0])
+    return local, (urls[index] if urls else None), row["sha256"].split(";")[index]
+
+
+def check_local_images():
+    """Every selected local image exists and has its sheet's sha256: a clear message before any job starts."""
+    from unziplora.dataset import sha256_of
+
+    for image in ALL_IMAGES:
+        local, url, sha = train_source(image)
+        if local is None:
+            if not url:
+                fail(f"image {image} has no source URL and images_dir is not set; set images_dir to a local copy")
+            continue
+        if not local.is_file():
+            fail(f"image file {local} of {image} is missing; fix images_dir or unset it to download from the sheet's URL")
+        if sha256_of(local) != sha:
+            fail(f"checksum mismatch for {local} ({image}); replace it with the original file or fix the sheet")
+
+
+config.update(checked_config(dict(config)))
+PRESET = config["preset"]
+SHEET = read_sheet(config["sheet"])
+IMAGES = pick(config["images"], list(SHEET.index), "image id", f"the ids are those of {config['sheet']}")
+METHOD_KEYS = pick(config["methods"], list(METHODS), "method", f"choose from: {', '.join(METHODS)}")
+TRAINED = [m for m in METHOD_KEYS if METHODS[m].trains]
+for metric in config["metrics"]:
+    if metric not in METRICS:
+        fail(f"unknown metric {metric!r}; choose from: {', '.join(METRICS)}")
+for name in (*config["recombination"]["contents"], *config["recombination"]["styles"]):
+    if name not in SHEET.index:
+        fail(f"recombination image {name!r} is not in {config['sheet']}; use ids of the sheet")
+PAIRS = [
+    (c, s)
+    for c in config["recombination"]["contents"]
+    for s in config["recombination"]["styles"]
+    if c != s and c in IMAGES and s in IMAGES
+]
+ALL_IMAGES = list(dict.fromkeys([*IMAGES, *[x for pair in PAIRS for x in pair]]))
+SEEDS = config["train_seeds"]
+check_local_images()
+GPU = 1 if config["device"] == "cuda" else 0
+METRIC_MODELS = sorted({config["metric_options"].get("models", {}).get(m, METRICS[m].model) for m in config["metrics"]})
+
+CODE = {
+    "data": code_hash("unziplora/dataset.py", "unziplora/images.py"),
+    "train": code_hash(
+        "unziplora/lora/*.py",
+        *[f"unziplora/{m}.py" for m in ("train", "config", "methods", "conditioning", "blocks", "images", "records")],
+        *[f"unziplora/{m}.py" for m in ("pipelines", "tiny")],
+    ),
+    "sample": code_hash(
+        "unziplora/lora/*.py",
+        *[f"unziplora/{m}.py" for m in ("generate", "sampling", "config", "methods", "records", "pipelines")],
+    ),
+    "score": code_hash("metrics/*.py"),
+    "tables": code_hash("analysis/stats.py", "analysis/tables.py"),
+    "figures": code_hash("analysis/figures.py", "analysis/loras.py"),
+}
+CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+wildcard_constraints:
+    preset=re.escape(PRESET),
+    image="|".join(re.escape(i) for i in ALL_IMAGES),
+    content="|".join(re.escape(i) for i in ALL_IMAGES),
+    style="|".join(re.escape(i) for i in ALL_IMAGES),
+    method="|".join(re.escape(m) for m in METHOD_KEYS),
+    train_seed=r"\d+",
+    model="|".join(re.escape(m) for m in MODELS),
+
+
+# ---- paths -------------------------------------------------------------------------------------------------------
+R = "results/{preset}"
+RUN = R + "/{method}/{image}/train{train_seed}"
+RECOMBINATION = R + "/{method}/recombination/{content}+{style}/train{train_seed}"
+LOGS = R + "/logs"
+BENCH = R + "/benchmarks"
+
+
+def run_dir(method, image, seed):
+    return RUN.format(preset=PRESET, method=method, image=image, train_seed=seed)
+
+
+def model_input(wildcards):
+    """The base pipeline as a file input: the tiny pipeline's folder (built by a rule), else nothing (hub/folder)."""
+    return [f"results/{PRESET}/model/model_index.json"] if config["model"] == "tiny" else []
+
+
+def model_path():
+    return f"results/{PRESET}/model" if config["model"] == "tiny" else config["model"]
+
+
+def samples_of(method):
+    """Every sample manifest one method's scoring reads: its runs and its recombinations, per training seed."""
+    out = [f"{run_dir(method, i, s)}/samples/manifest.csv" for i in IMAGES for s in SEEDS]
+    out += [
+        RECOMBINATION.format(preset=PRESET, method=method, content=c, style=s, train_seed=t) + "/manifest.csv"
+        for c, s in PAIRS
+        for t in SEEDS
+    ]
+    return out
+
+
+def metric_weight_files(wildcards=None):
+    if config["metric_weights"] != "random":
+        return []
+    return [f"results/{PRESET}/metric_weights/{m}.safetensors" for m in METRIC_MODELS]
+
+
+def names_of(image):
+    """{id, content, style} of a sheet row: what prompts are made of."""
+    row = SHEET.loc[image]
+    return {"id": image, "content": row["content"], "style": row["style"]}
+
+
+def source_params(image):
+    """[local path or None, url or None, sha256, file name] of an image's training file (a rule param)."""
+    local, url, sha = train_source(image)
+    return [None if local is None else str(local), url, sha, SHEET.loc[image, "train_file"]]

@@ -1,0 +1,56 @@
+# Inputs: the prepared images, and for the smoke preset the tiny pipeline and random metric weights.
+
+
+rule prepare_image:
+    """Copy (images_dir) or download (source URL) the training file, check its sha256, and write the training
+    view: EXIF transpose, alpha onto white, shorter side to the training resolution, centre crop."""
+    output:
+        png=R + "/images/{image}.png",
+        info=R + "/images/{image}.json",
+    params:
+        code=CODE["data"],
+        source=lambda wc: source_params(wc.image),
+        # The training resolution, at least the 64 px every image loader accepts (training resizes it again).
+        resolution=max(64, config["train"].get("resolution", 1024)),
+    log:
+        LOGS + "/prepare_image/{image}.log",
+    benchmark:
+        BENCH + "/prepare_image/{image}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/prepare_image.py"
+
+
+rule tiny_model:
+    """The tiny SDXL-architecture pipeline with seeded random weights, as a save_pretrained folder."""
+    output:
+        R + "/model/model_index.json",
+    params:
+        code=CODE["train"],
+        seed=0,
+    log:
+        LOGS + "/tiny_model.log",
+    benchmark:
+        BENCH + "/tiny_model.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/tiny_model.py"
+
+
+rule random_metric_weights:
+    """Seeded random weights of a metric model's true architecture (metric_weights: random; smoke only)."""
+    output:
+        R + "/metric_weights/{model}.safetensors",
+    params:
+        code=CODE["score"],
+        seed=0,
+    log:
+        LOGS + "/random_metric_weights/{model}.log",
+    benchmark:
+        BENCH + "/random_metric_weights/{model}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/random_metric_weights.py"

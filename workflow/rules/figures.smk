@@ -1,0 +1,85 @@
+# Figures (PNG + PDF): metric bars, ablation, LoRA analysis, per-image grids, the recombination matrix.
+
+SUMMARY_FIGURES = ["metric_bars", "ablation_plot", "lora_similarity", "mask_fractions"]
+
+
+rule summary_figures:
+    """Metric bars with CIs, the ablation plot, per-layer content/style LoRA similarity and column-mask fractions
+    (LoRA analysis on the first image's runs, first training seed)."""
+    input:
+        comparison=rules.make_tables.output.comparison,
+        ablation=rules.make_tables.output.ablation,
+        runs=expand(RUN + "/run.json", preset=PRESET, method=METHOD_KEYS, image=IMAGES[:1], train_seed=SEEDS[:1]),
+    output:
+        **{
+            name: report(R + f"/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            for name in SUMMARY_FIGURES
+        },
+        pdf=expand(R + "/figures/{name}.pdf", name=SUMMARY_FIGURES, allow_missing=True),
+    params:
+        code=CODE["figures"],
+    log:
+        LOGS + "/figures.log",
+    benchmark:
+        BENCH + "/figures.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/figures.py"
+
+
+rule grid:
+    """One image's grid: input | content-only | style-only | combined (each mode), one row per method."""
+    input:
+        image=rules.prepare_image.output.png,
+        manifests=expand(
+            RUN + "/samples/manifest.csv", method=METHOD_KEYS, train_seed=SEEDS[:1], allow_missing=True
+        ),
+    output:
+        png=report(
+            R + "/figures/grids/{image}.png",
+            caption="../report/grid.rst",
+            category="Grids",
+            labels={"image": "{image}"},
+        ),
+        pdf=R + "/figures/grids/{image}.pdf",
+    params:
+        code=CODE["figures"],
+    log:
+        LOGS + "/grid/{image}.log",
+    benchmark:
+        BENCH + "/grid/{image}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/grid.py"
+
+
+rule recombination_figure:
+    """The recombination matrix (contents × styles) of one method, first combined prompt, first mode."""
+    input:
+        manifests=lambda wc: [
+            RECOMBINATION.format(preset=PRESET, method=wc.method, content=c, style=s, train_seed=SEEDS[0])
+            + "/manifest.csv"
+            for c, s in PAIRS
+        ],
+    output:
+        png=report(
+            R + "/figures/recombination/{method}.png",
+            caption="../report/recombination_matrix.rst",
+            category="Recombination",
+            labels={"method": "{method}"},
+        ),
+        pdf=R + "/figures/recombination/{method}.pdf",
+    params:
+        code=CODE["figures"],
+        contents=config["recombination"]["contents"],
+        styles=config["recombination"]["styles"],
+    log:
+        LOGS + "/recombination_figure/{method}.log",
+    benchmark:
+        BENCH + "/recombination_figure/{method}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/recombination_figure.py"

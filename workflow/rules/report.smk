@@ -1,0 +1,39 @@
+# The HTML report (snakemake --report) over every table and figure, made by the DAG's last rule.
+
+
+rule html_report:
+    """Snakemake's self-contained HTML report of this preset's tables and figures."""
+    input:
+        rules.make_tables.output,
+        rules.summary_figures.output,
+        expand(rules.grid.output.png, preset=PRESET, image=IMAGES),
+        expand(R + "/figures/recombination/{method}.png", preset=PRESET, method=METHOD_KEYS if PAIRS else []),
+        config=R + "/config.yaml",
+    output:
+        R + "/report.html",
+    log:
+        LOGS + "/report.log",
+    benchmark:
+        BENCH + "/report.tsv"
+    conda:
+        "../../environment.yml"
+    shell:
+        "snakemake --snakefile {workflow.main_snakefile:q} --nolock --configfile {input.config:q} "
+        "--report {output:q} > {log:q} 2>&1"
+
+
+rule resolved_config:
+    """The resolved config of this run (preset, user overrides, defaults), for the report and for provenance."""
+    output:
+        R + "/config.yaml",
+    params:
+        config=lambda wc: dict(config),
+        config_hash=CONFIG_HASH,
+    log:
+        LOGS + "/resolved_config.log",
+    benchmark:
+        BENCH + "/resolved_config.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/resolved_config.py"

@@ -1,0 +1,52 @@
+# Sampling: every prompt set of one run in one job (one pipeline load), and cross-image recombinations.
+
+
+rule sample:
+    """Content-only, style-only and combined images (every combined mode) of one run, with a manifest."""
+    input:
+        run=RUN + "/run.json",
+        model=model_input,
+        prompts=config["prompts"],
+    output:
+        manifest=RUN + "/samples/manifest.csv",
+    params:
+        code=CODE["sample"],
+        model=model_path(),
+        names=lambda wc: [names_of(wc.image)],
+    threads: config["threads"]["sample"]
+    resources:
+        gpu=GPU,
+    log:
+        LOGS + "/sample/{method}/{image}/train{train_seed}.log",
+    benchmark:
+        BENCH + "/sample/{method}/{image}/train{train_seed}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/sample.py"
+
+
+rule recombine:
+    """Content LoRA of one image with the style LoRA of another, combined prompts in every mode."""
+    input:
+        content=RUN.replace("{image}", "{content}") + "/run.json",
+        style=RUN.replace("{image}", "{style}") + "/run.json",
+        model=model_input,
+        prompts=config["prompts"],
+    output:
+        manifest=RECOMBINATION + "/manifest.csv",
+    params:
+        code=CODE["sample"],
+        model=model_path(),
+        names=lambda wc: [names_of(wc.content), names_of(wc.style)],
+    threads: config["threads"]["sample"]
+    resources:
+        gpu=GPU,
+    log:
+        LOGS + "/recombine/{method}/{content}+{style}/train{train_seed}.log",
+    benchmark:
+        BENCH + "/recombine/{method}/{content}+{style}/train{train_seed}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/sample.py"

@@ -1,0 +1,53 @@
+# Training: one run per (method, image, training seed). LoRA files are write-protected once made: retraining on
+# purpose means deleting the run folder.
+
+
+rule train_run:
+    """Train one method on one image (unziplora.train.train) into its run folder."""
+    input:
+        image=rules.prepare_image.output.png,
+        model=model_input,
+    output:
+        record=RUN + "/run.json",
+        content=protected(RUN + "/content.safetensors"),
+        style=protected(RUN + "/style.safetensors"),
+    wildcard_constraints:
+        method="|".join(TRAINED) or "^$",
+    params:
+        code=CODE["train"],
+        model=model_path(),
+        names=lambda wc: names_of(wc.image),
+    threads: config["threads"]["train"]
+    resources:
+        gpu=GPU,
+    log:
+        LOGS + "/train/{method}/{image}/train{train_seed}.log",
+    benchmark:
+        BENCH + "/train/{method}/{image}/train{train_seed}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/train.py"
+
+
+rule base_record:
+    """The base model's run record: nothing trained, no LoRA (the floor row)."""
+    input:
+        image=rules.prepare_image.output.png,
+        model=model_input,
+    output:
+        record=RUN + "/run.json",
+    wildcard_constraints:
+        method="base",
+    params:
+        code=CODE["train"],
+        model=model_path(),
+        names=lambda wc: names_of(wc.image),
+    log:
+        LOGS + "/train/{method}/{image}/train{train_seed}.log",
+    benchmark:
+        BENCH + "/train/{method}/{image}/train{train_seed}.tsv"
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/train.py"

@@ -1,0 +1,23 @@
+"""Comparison, ablation, metric win-rate, per-image and recombination tables (CSV + Markdown) with provenance."""
+
+from pathlib import Path
+
+import pandas as pd
+from _common import EVALUATION_CHOICES, project_commit, start
+
+from analysis.tables import Provenance, load_reference, write_tables
+
+config = start(snakemake)  # noqa: F821 - injected by Snakemake
+params = snakemake.params  # noqa: F821
+provenance = Provenance(
+    commit=project_commit(), config_hash=params.config_hash, preset=config["preset"], choices=EVALUATION_CHOICES
+)
+paths = write_tables(
+    pd.read_csv(snakemake.input.scores),  # noqa: F821
+    Path(snakemake.output.comparison).parent,  # noqa: F821
+    provenance,
+    load_reference(snakemake.input.reference),  # noqa: F821
+    n_boot=params.bootstrap,
+    seed=params.seed,
+)
+print("wrote", *sorted(str(p) for p in paths.values()))

@@ -1,0 +1,14 @@
+"""Build the tiny random SDXL-architecture pipeline and save it as a pipeline folder (the smoke preset's model)."""
+
+import tempfile
+from pathlib import Path
+
+from _common import start
+
+from unziplora.tiny import tiny_pipeline
+
+start(snakemake)  # noqa: F821 - injected by Snakemake
+with tempfile.TemporaryDirectory() as tmp:
+    pipe = tiny_pipeline(Path(tmp) / "tokenizer", seed=snakemake.params.seed)  # noqa: F821
+    pipe.save_pretrained(Path(snakemake.output[0]).parent, safe_serialization=True)  # noqa: F821
+print("tiny pipeline written")

@@ -1,0 +1,23 @@
+"""Train one method on one image (or write the base model's record) into its run folder."""
+
+from _common import run_folder, start
+
+from unziplora.config import PromptSet, TrainConfig
+from unziplora.pipelines import load_pipeline
+from unziplora.train import train
+
+config = start(snakemake)  # noqa: F821 - injected by Snakemake
+wc, params = snakemake.wildcards, snakemake.params  # noqa: F821
+overrides = {
+    **config["train"],
+    **config["method_train"].get(wc.method, {}),
+    "seed": int(wc.train_seed),
+    "device": config["device"],
+}
+train_config = TrainConfig.for_method(wc.method, **overrides)
+prompts = PromptSet.from_names(params.names["content"], params.names["style"])
+pipe = load_pipeline(params.model, revision=config["model_revision"])
+record = train(
+    pipe, snakemake.input.image, prompts, train_config, run_folder(snakemake.output.record), model=params.model  # noqa: F821
+)
+print(f"trained {wc.method} on {wc.image}: {record.get('cost')}")
