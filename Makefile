@@ -1,11 +1,11 @@
-# Quick start: `make demo` (set up + run the main job), `make test` (set up + run the tests).
+# Quick start: `make run` (set up + run the main job: `snakemake --cores all`), `make test` (set up + run the tests).
 # Both create .venv once and reuse it; `pip install` is a no-op when everything is already there.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup run demo test lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,6 +15,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# The main job: the whole workflow (preset auto: paper with a CUDA GPU, else the CPU preset). Extra Snakemake
+# arguments: make run ARGS="--config preset=paper-mini".
+run: $(STAMP)
+	$(VENV)/bin/snakemake --cores all $(ARGS)
+
+# The library's smallest end-to-end run, without the workflow (every method on the tiny pipeline, one grid).
 demo: $(STAMP)
 	$(PY) -m unziplora demo --out results/demo
 
@@ -23,7 +29,7 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check unziplora metrics tests benchmarks
+	$(VENV)/bin/ruff format --check unziplora metrics analysis tests benchmarks workflow
 
 clean:
-	rm -rf results/demo .pytest_cache .ruff_cache
+	rm -rf results/demo .pytest_cache .ruff_cache   # workflow results stay: they are expensive; delete results/<preset>/ by hand

@@ -70,7 +70,7 @@ rule figures:
     input:
         expand(rules.summary_figures.output, preset=PRESET),
         expand(rules.grid.output, preset=PRESET, image=IMAGES),
-        expand(rules.recombination_figure.output, preset=PRESET, method=METHOD_KEYS if PAIRS else []),
+        (expand(rules.recombination_figures.output, preset=PRESET) if PAIRS else []),
 
 
 rule report:

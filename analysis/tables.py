@@ -3,7 +3,7 @@
 Which rows make which column follows the paper's protocol (spec §4.1): style metrics on the style-only images,
 content metrics on the content-only images, CLIP-T on both, all from the decomposition task. Every number is a mean
 over images of per-image means with a bootstrap CI over images (`analysis.stats`). Every table carries the same
-provenance columns; the Markdown renderings repeat them (and the metrics' caveats) in a footer.
+provenance columns; the Markdown renderings (`analysis.markdown`) repeat them (and the caveats) in a footer.
 """
 
 from __future__ import annotations
@@ -18,6 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analysis.markdown import (
+    Render,
+    ablation_markdown,
+    comparison_markdown,
+    per_image_markdown,
+    recombination_markdown,
+    winrate_markdown,
+)
 from analysis.stats import (
     ITEM_KEYS,
     BootstrapConfig,
@@ -351,115 +359,6 @@ def _finish(rows: list[dict], provenance: Provenance, frame: pd.DataFrame, colum
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Markdown
-
-
-def _num(x: float, missing: str = "–", signed: bool = False) -> str:
-    if isinstance(x, float) and math.isnan(x):
-        return missing
-    return f"{x:+.3f}" if signed else f"{x:.3f}"
-
-
-def _ci(row: pd.Series, value: str, lo: str, hi: str, signed: bool = False) -> str:
-    """`0.427 [0.410, 0.441]` from the columns `value`, `lo`, `hi` of `row` ("–" where there is no estimate)."""
-    if isinstance(row[value], float) and math.isnan(row[value]):
-        return "–"
-    return f"{_num(row[value], signed=signed)} [{_num(row[lo], signed=signed)}, {_num(row[hi], signed=signed)}]"
-
-
-def _pct(x: float) -> str:
-    return "" if math.isnan(x) else f"{100 * x:.2f}%"
-
-
-@dataclass(frozen=True)
-class _Render:
-    """What the Markdown footers share: the provenance columns, each metric's caveats, the bootstrap settings."""
-
-    provenance: dict[str, str]
-    caveats: dict[str, tuple[str, ...]]
-    config: BootstrapConfig
-
-    @classmethod
-    def of(cls, frame: pd.DataFrame, provenance: Provenance, config: BootstrapConfig) -> _Render:
-        pairs = frame.loc[frame["caveat"] != "", ["metric", "caveat"]].drop_duplicates()
-        caveats = {m: tuple(sorted(rows["caveat"])) for m, rows in pairs.groupby("metric")}
-        return cls(provenance.columns(weights_string(frame)), caveats, config)
-
-    def footer(self, metrics: list[str], note: str, cis: bool = True) -> str:
-        """Note, bootstrap settings, provenance and the caveats of `metrics`, as paragraphs."""
-        p, c = self.provenance, self.config
-        lines = [note]
-        if cis:
-            lines.append(
-                f"CIs: {c.level:.0%} percentile bootstrap over input images (n_boot={c.n_boot}, seed={c.seed}); "
-                "each image's items are averaged first."
-            )
-        lines.append(
-            f"Provenance: commit `{p['commit']}`, config `{p['config_hash']}`, preset `{p['preset']}`; "
-            f"weights: {p['weights']}; choices: {p['choices']}."
-        )
-        lines += [f"Caveat ({m}): {text}." for m in metrics for text in self.caveats.get(m, ())]
-        return "\n\n".join(lines) + "\n"
-
-
-def _document(title: str, headers: list[str], body: list[list], footer: str) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines += ["| " + " | ".join(str(c) for c in cells) + " |" for cells in body]
-    return f"# {title}\n\n" + "\n".join(lines) + "\n\n" + footer
-
-
-def _estimate(row: pd.Series, m: str) -> str:
-    return f"{_ci(row, f'{m}_mean', f'{m}_lo', f'{m}_hi')} (n={row[f'{m}_n_images']})"
-
-
-def _method_markdown(table: pd.DataFrame, render: _Render, step: str, title: str, note: str) -> str:
-    metrics = [m for m in TABLE_METRICS if f"{m}_mean" in table.columns]
-    study = [c for c in table.columns if c.startswith("paper_")]
-    headers = ["Method"] + [h for m in metrics for h in (METRICS[m].label, f"Δ {m}", "paper")]
-    headers += ["train seeds"] + [f"paper {c[6:].replace('_', ' ')}" for c in study]
-    body = []
-    for _, row in table.iterrows():
-        cells = [f"{row['label']} ({row['method']})"]
-        for m in metrics:
-            s = f"{m}_{step}"
-            cells += [_estimate(row, m), _ci(row, s, f"{s}_lo", f"{s}_hi", signed=True), _num(row[f"{m}_paper"], "")]
-        body.append(cells + [row["n_train_seeds"]] + [_pct(row[c]) for c in study])
-    return _document(title, headers, body, render.footer(metrics, note))
-
-
-def _winrate_markdown(table: pd.DataFrame, render: _Render) -> str:
-    headers = ["A", "B", "task", "metric", "mode", "metric win rate", "images", "items", "paper preference"]
-    body = [
-        [row["a_label"], row["b_label"], row["task"], row["metric"], row["mode"], _ci(row, "win_rate", "lo", "hi"),
-         row["n_images"], row["n_items"], _pct(row["paper_preference"])]
-        for _, row in table.iterrows()
-    ]  # fmt: skip
-    note = ("Metric win rate: fraction of matched items (same image, seeds, prompt) where A scores higher than B, "
-            "ties 1/2; a score comparison, not a human preference. The paper column is its user study.")  # fmt: skip
-    return _document("Metric win rates", headers, body, render.footer(list(dict.fromkeys(table["metric"])), note))
-
-
-def _recombination_markdown(table: pd.DataFrame, render: _Render) -> str:
-    metrics = [m for m in (*TABLE_METRICS, *METRICS) if f"{m}_mean" in table.columns]
-    metrics = list(dict.fromkeys(metrics))
-    headers = ["Method", "task", "mode"] + [METRICS[m].label for m in metrics]
-    body = [
-        [f"{row['label']} ({row['method']})", row["task"], row["mode"]] + [_estimate(row, m) for m in metrics]
-        for _, row in table.iterrows()
-    ]
-    note = "Combined outputs; content metrics against the content reference, style metrics against the style one."
-    return _document("Recombination", headers, body, render.footer(metrics, note))
-
-
-def _per_image_markdown(table: pd.DataFrame, render: _Render) -> str:
-    headers = ["image", "method", "train seed", "kind", "mode", "metric", "mean", "items"]
-    columns = ["image_id", "label", "train_seed", "kind", "mode", "metric", "mean", "n_items"]
-    body = [[_num(v) if c == "mean" else v for c, v in zip(columns, row, strict=True)] for row in table[columns].values]
-    note = "Per-image means over prompts and sample seeds (no CIs), all tasks and image kinds."
-    return _document("Per-image means", headers, body, render.footer(list(render.caveats), note, cis=False))
-
-
-# ---------------------------------------------------------------------------------------------------------------
 # Writing
 
 
@@ -504,16 +403,14 @@ def write_tables(
     winrate = winrate_table(frame, provenance, reference, config)
     recombination = recombination_table(frame, provenance, config)
     per_image = per_image_table(frame, provenance)
-    render = _Render.of(frame, provenance, config)
+    render = Render.of(frame, provenance.columns(weights_string(frame)), config)
     built = {
-        "comparison": (comparison, _method_markdown(comparison, render, "diff", "Comparison (decomposition)",
-                       "Δ = row − UnZipLoRA (M3), paired on matched items; paper: reported values (unverified).")),
-        "ablation": (ablation, _method_markdown(ablation, render, "step", "Ablation (decomposition)",
-                     "Δ = row − previous row, paired on matched items; paper columns: its user study, same step.")),
-        "winrate": (winrate, _winrate_markdown(winrate, render)),
-        "per_image": (per_image, _per_image_markdown(per_image, render)),
-        "recombination": (recombination, _recombination_markdown(recombination, render)),
-    }  # fmt: skip
+        "comparison": (comparison, comparison_markdown(comparison, render)),
+        "ablation": (ablation, ablation_markdown(ablation, render)),
+        "winrate": (winrate, winrate_markdown(winrate, render)),
+        "per_image": (per_image, per_image_markdown(per_image, render)),
+        "recombination": (recombination, recombination_markdown(recombination, render)),
+    }
     paths: dict[str, Path] = {}
     for name, (table, markdown) in built.items():
         paths[name], paths[f"{name}_md"] = write_table(table, markdown, out_dir / f"{name}.csv")

@@ -122,8 +122,8 @@ def generate(
 
     `runs`: one run folder, or two for cross-image recombination (content LoRA of the first, style LoRA of the
     second). `image_id` names the images in their metadata (default: the run folders' names, "a+b" for a
-    recombination). The pipeline must carry no LoRA; it is moved to the config's device and dtype, and handed back with its
-    own scheduler and attention processors and no adapters.
+    recombination). The pipeline must carry no LoRA; it is moved to the config's device and dtype, and handed back
+    with its own scheduler and attention processors and no adapters.
     """
     if not prompt.strip():
         raise ValueError("the prompt is empty; pass --prompt, e.g. 'A monadikos cat on a beach in sketch style'")

@@ -6,9 +6,12 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-import torch
+from typing import TYPE_CHECKING
+
 from PIL import Image, ImageOps
-from torchvision import transforms
+
+if TYPE_CHECKING:
+    import torch
 
 #: Smallest accepted shorter side: below this an image holds too little to learn from (it would be upscaled ≥ 16×
 #: to SDXL's 1024 px).
@@ -79,6 +82,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 def image_tensor(image: Image.Image, resolution: int) -> torch.Tensor:
     """1×3×R×R tensor in [-1, 1]: shorter side resized to R (bilinear), then center-cropped to R×R."""
+    from torchvision import transforms  # here, not at the top: preparing images needs no torch (fast workflow jobs)
+
     pipeline = transforms.Compose(
         [
             transforms.Resize(resolution, interpolation=transforms.InterpolationMode.BILINEAR),
@@ -100,5 +105,10 @@ def square_crop(image: Image.Image, resolution: int) -> tuple[Image.Image, dict]
     resized = image.resize(size, Image.BILINEAR)
     left, top = (size[0] - resolution) // 2, (size[1] - resolution) // 2
     crop = resized.crop((left, top, left + resolution, top + resolution))
-    box = [round(left / scale), round(top / scale), round((left + resolution) / scale), round((top + resolution) / scale)]
+    box = [
+        round(left / scale),
+        round(top / scale),
+        round((left + resolution) / scale),
+        round((top + resolution) / scale),
+    ]
     return crop, {"original_size": [width, height], "crop_box": box, "resolution": resolution}

@@ -31,9 +31,7 @@ def load_pipeline(
     if path.exists() or not HUB_ID.match(model) or model.startswith((".", "~")):
         return _from_folder(path, dtype)
     try:
-        return StableDiffusionXLPipeline.from_pretrained(
-            model, dtype=dtype, revision=revision, local_files_only=True
-        )
+        return StableDiffusionXLPipeline.from_pretrained(model, dtype=dtype, revision=revision, local_files_only=True)
     except Exception as cached_err:  # noqa: BLE001 - many library error types mean "not in the cache"
         if hub_offline():
             raise ValueError(

@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 from metrics.registry import METRICS, MODELS
 from unziplora.methods import METHODS
 
 ROOT = Path(workflow.basedir)
+#: Where the packages the jobs import live (the checkout for an editable install; PYTHONPATH can point elsewhere).
+PACKAGES = Path(sys.modules["unziplora.methods"].__file__).resolve().parents[1]
 PRESET_ENV = "UNZIPLORA_PRESET"  # the preset the user's process resolved; every job inherits it
 
 
 def fail(message):
-    """Stop planning with one line naming the problem and the fix (before any job starts)."""
-    raise WorkflowError(message)
+    """Stop planning with one line naming the problem and the fix (before any job starts), exit status 1."""
+    sys.exit(f"unziplora workflow: error: {message}")
 
 
 def cuda_visible():
@@ -82,8 +83,8 @@ def code_hash(*patterns):
     own code trigger sees only the rule's script)."""
     digest = hashlib.sha256()
     for pattern in patterns:
-        for path in sorted(ROOT.glob(pattern)):
-            digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+        for path in sorted(PACKAGES.glob(pattern)):
+            digest.update(str(path.relative_to(PACKAGES)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -92,20 +93,24 @@ def checked_config(raw):
     preset = resolve_preset(raw.get("preset", "auto"))
     merged = deep_merge(load_preset(preset), {k: v for k, v in raw.items() if k != "preset"})
     merged["preset"] = preset
-    try:
-        validate(merged, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    except WorkflowError as err:
-        fail(f"invalid config: {schema_problem(err)}; fix it in --config/--configfile or config/presets/{preset}.yaml")
+    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    problem = schema_problem(merged, schema)
+    if problem:
+        fail(f"invalid config: {problem}; fix it in --config/--configfile or config/presets/{preset}.yaml")
+    validate(merged, str(schema))  # Snakemake's own validation, which fills the schema's defaults
     return merged
 
 
-def schema_problem(err):
-    """The jsonschema message behind a Snakemake validation error, with the key path."""
-    cause = err.__cause__ or (err.args[1] if len(err.args) > 1 else None)
-    inner = getattr(cause, "__cause__", None) or cause
-    path = "/".join(str(p) for p in getattr(inner, "absolute_path", []))
-    message = getattr(inner, "message", None) or str(err).splitlines()[0]
-    return f"{path}: {message}" if path else message
+def schema_problem(data, schema_file):
+    """The most relevant schema violation of `data`, as "key: message", or None."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(yaml.safe_load(Path(schema_file).read_text())).iter_errors(data))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
 
 
 def read_sheet(path):
@@ -114,10 +119,14 @@ def read_sheet(path):
         fail(f"image sheet {path} does not exist; set `sheet` to a TSV like data/images.tsv")
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     sheet["draw_seed"] = pd.to_numeric(sheet.get("draw_seed", 0), errors="coerce").fillna(0).astype(int)
-    try:
-        validate(sheet, str(ROOT / "workflow" / "schemas" / "images.schema.yaml"))
-    except WorkflowError as err:
-        fail(f"invalid image sheet {path}: {schema_problem(err)}")
+    schema = ROOT / "workflow" / "schemas" / "images.schema.yaml"
+    for number, row in enumerate(sheet.to_dict("records"), start=2):
+        problem = schema_problem(row, schema)
+        if problem:
+            fail(f"invalid image sheet {path}, line {number}: {problem}; fix the sheet")
+        if row["train_file"] not in row["files"].split(";"):
+            fail(f"image sheet {path}, line {number}: train_file {row['train_file']!r} is not one of its files")
+    validate(sheet, str(schema))
     if sheet["id"].duplicated().any():
         fail(f"image sheet {path} repeats id {sheet['id'][sheet['id'].duplicated()].iloc[0]!r}; ids must be unique")
     return sheet.set_index("id", drop=False)

@@ -40,16 +40,16 @@ rule tiny_model:
 
 
 rule random_metric_weights:
-    """Seeded random weights of a metric model's true architecture (metric_weights: random; smoke only)."""
+    """Seeded random weights of the metric models' true architectures (metric_weights: random; smoke only)."""
     output:
-        R + "/metric_weights/{model}.safetensors",
+        expand(R + "/metric_weights/{model}.safetensors", model=METRIC_MODELS, allow_missing=True),
     params:
         code=CODE["score"],
         seed=0,
     log:
-        LOGS + "/random_metric_weights/{model}.log",
+        LOGS + "/random_metric_weights.log",
     benchmark:
-        BENCH + "/random_metric_weights/{model}.tsv"
+        BENCH + "/random_metric_weights.tsv"
     conda:
         "../../environment.yml"
     script:

@@ -55,31 +55,35 @@ rule grid:
         "../scripts/grid.py"
 
 
-rule recombination_figure:
-    """The recombination matrix (contents × styles) of one method, first combined prompt, first mode."""
+rule recombination_figures:
+    """The recombination matrix (contents × styles) of every method, first combined prompt, first mode, first seed
+    (one job: each figure takes a fraction of a second, the job's imports take seconds)."""
     input:
         manifests=lambda wc: [
-            RECOMBINATION.format(preset=PRESET, method=wc.method, content=c, style=s, train_seed=SEEDS[0])
-            + "/manifest.csv"
+            RECOMBINATION.format(preset=PRESET, method=m, content=c, style=s, train_seed=SEEDS[0]) + "/manifest.csv"
+            for m in METHOD_KEYS
             for c, s in PAIRS
         ],
     output:
-        png=report(
-            R + "/figures/recombination/{method}.png",
-            caption="../report/recombination_matrix.rst",
-            category="Recombination",
-            labels={"method": "{method}"},
-        ),
-        pdf=R + "/figures/recombination/{method}.pdf",
+        **{
+            method: report(
+                R + f"/figures/recombination/{method}.png",
+                caption="../report/recombination_matrix.rst",
+                category="Recombination",
+                labels={"method": method},
+            )
+            for method in METHOD_KEYS
+        },
+        pdf=expand(R + "/figures/recombination/{method}.pdf", method=METHOD_KEYS, allow_missing=True),
     params:
         code=CODE["figures"],
         contents=config["recombination"]["contents"],
         styles=config["recombination"]["styles"],
     log:
-        LOGS + "/recombination_figure/{method}.log",
+        LOGS + "/recombination_figures.log",
     benchmark:
-        BENCH + "/recombination_figure/{method}.tsv"
+        BENCH + "/recombination_figures.tsv"
     conda:
         "../../environment.yml"
     script:
-        "../scripts/recombination_figure.py"
+        "../scripts/recombination_figures.py"

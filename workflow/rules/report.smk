@@ -7,10 +7,12 @@ rule html_report:
         rules.make_tables.output,
         rules.summary_figures.output,
         expand(rules.grid.output.png, preset=PRESET, image=IMAGES),
-        expand(R + "/figures/recombination/{method}.png", preset=PRESET, method=METHOD_KEYS if PAIRS else []),
+        (expand(rules.recombination_figures.output, preset=PRESET) if PAIRS else []),
         config=R + "/config.yaml",
     output:
         R + "/report.html",
+    params:
+        snakemake=f"{sys.executable} -m snakemake",  # the Snakemake running this workflow, activated or not
     log:
         LOGS + "/report.log",
     benchmark:
@@ -18,7 +20,7 @@ rule html_report:
     conda:
         "../../environment.yml"
     shell:
-        "snakemake --snakefile {workflow.main_snakefile:q} --nolock --configfile {input.config:q} "
+        "{params.snakemake} --snakefile {workflow.main_snakefile:q} --nolock --configfile {input.config:q} "
         "--report {output:q} > {log:q} 2>&1"
 
 

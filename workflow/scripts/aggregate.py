@@ -5,7 +5,7 @@ from _common import start
 
 from metrics.score import write_rows
 
-start(snakemake)  # noqa: F821 - injected by Snakemake
-scores = pd.concat([pd.read_csv(f) for f in snakemake.input], ignore_index=True)  # noqa: F821
-write_rows(scores, snakemake.output[0])  # noqa: F821
-print(f"{len(scores)} rows from {len(snakemake.input)} methods")  # noqa: F821
+start(snakemake)
+scores = pd.concat([pd.read_csv(f) for f in snakemake.input], ignore_index=True)
+write_rows(scores, snakemake.output[0])
+print(f"{len(scores)} rows from {len(snakemake.input)} methods")

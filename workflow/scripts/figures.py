@@ -8,8 +8,8 @@ from _common import run_folder, start
 
 from analysis import figures
 
-start(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, out = snakemake.input, snakemake.output  # noqa: F821
+start(snakemake)
+inputs, out = snakemake.input, snakemake.output
 figures.metric_bars(pd.read_csv(inputs.comparison), Path(out.metric_bars).with_suffix(""))
 figures.ablation_plot(pd.read_csv(inputs.ablation), Path(out.ablation_plot).with_suffix(""))
 records = {json.loads(Path(r).read_text())["method"]: json.loads(Path(r).read_text()) for r in inputs.runs}

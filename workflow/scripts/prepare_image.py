@@ -8,11 +8,11 @@ from _common import start
 
 from unziplora.dataset import fetch_file, prepare_image
 
-config = start(snakemake)  # noqa: F821 - injected by Snakemake
-local, url, sha256, name = snakemake.params.source  # noqa: F821
+config = start(snakemake)
+local, url, sha256, name = snakemake.params.source
 with tempfile.TemporaryDirectory() as tmp:
     source = fetch_file(Path(tmp) / Path(name).name, sha256, local=local, url=url)
-    info = prepare_image(source, snakemake.output.png, snakemake.params.resolution)  # noqa: F821
-info.update(image_id=snakemake.wildcards.image, train_file=name, origin=str(local or url))  # noqa: F821
-Path(snakemake.output.info).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")  # noqa: F821
+    info = prepare_image(source, snakemake.output.png, snakemake.params.resolution)
+info.update(image_id=snakemake.wildcards.image, train_file=name, origin=str(local or url))
+Path(snakemake.output.info).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
 print(f"prepared {name}: {info}")

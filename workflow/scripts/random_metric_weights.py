@@ -1,9 +1,12 @@
-"""Seeded random weights of one metric model's true architecture (for runs without downloadable weights)."""
+"""Seeded random weights of the metric models' true architectures (for runs without downloadable weights)."""
+
+from pathlib import Path
 
 from _common import start
 
 from metrics.random_weights import write_random_weights
 
-start(snakemake)  # noqa: F821 - injected by Snakemake
-write_random_weights(snakemake.wildcards.model, snakemake.output[0], seed=snakemake.params.seed)  # noqa: F821
-print(f"random weights for {snakemake.wildcards.model} written")  # noqa: F821
+start(snakemake)
+for path in snakemake.output:
+    write_random_weights(Path(path).stem, path, seed=snakemake.params.seed)
+    print(f"random weights written: {path}")

@@ -7,9 +7,9 @@ from pathlib import Path
 import yaml
 from _common import start
 
-start(snakemake)  # noqa: F821 - injected by Snakemake
-out = Path(snakemake.output[0])  # noqa: F821
-text = f"# resolved config, hash {snakemake.params.config_hash}\n" + yaml.safe_dump(snakemake.params.config)  # noqa: F821
+start(snakemake)
+out = Path(snakemake.output[0])
+text = f"# resolved config, hash {snakemake.params.config_hash}\n" + yaml.safe_dump(snakemake.params.config)
 fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
 with os.fdopen(fd, "w") as fh:
     fh.write(text)

@@ -8,8 +8,8 @@ from unziplora.generate import load_run
 from unziplora.pipelines import load_pipeline
 from unziplora.sampling import PromptSets, sample_run
 
-config = start(snakemake)  # noqa: F821 - injected by Snakemake
-inputs, params = snakemake.input, snakemake.params  # noqa: F821
+config = start(snakemake)
+inputs, params = snakemake.input, snakemake.params
 records = [inputs.run] if "run" in inputs.keys() else [inputs.content, inputs.style]
 runs = [load_run(run_folder(r)) for r in records]
 with open(inputs.prompts) as fh:
@@ -34,8 +34,8 @@ manifest = sample_run(
     prompt_sets,
     sample_config,
     config["modes"],
-    run_folder(snakemake.output.manifest),  # noqa: F821
-    train_seed=int(snakemake.wildcards.train_seed),  # noqa: F821
+    run_folder(snakemake.output.manifest),
+    train_seed=int(snakemake.wildcards.train_seed),
     model=params.model,
 )
 print(f"wrote {manifest}")

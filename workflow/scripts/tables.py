@@ -7,16 +7,16 @@ from _common import EVALUATION_CHOICES, project_commit, start
 
 from analysis.tables import Provenance, load_reference, write_tables
 
-config = start(snakemake)  # noqa: F821 - injected by Snakemake
-params = snakemake.params  # noqa: F821
+config = start(snakemake)
+params = snakemake.params
 provenance = Provenance(
     commit=project_commit(), config_hash=params.config_hash, preset=config["preset"], choices=EVALUATION_CHOICES
 )
 paths = write_tables(
-    pd.read_csv(snakemake.input.scores),  # noqa: F821
-    Path(snakemake.output.comparison).parent,  # noqa: F821
+    pd.read_csv(snakemake.input.scores),
+    Path(snakemake.output.comparison).parent,
     provenance,
-    load_reference(snakemake.input.reference),  # noqa: F821
+    load_reference(snakemake.input.reference),
     n_boot=params.bootstrap,
     seed=params.seed,
 )

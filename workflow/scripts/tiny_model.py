@@ -7,8 +7,8 @@ from _common import start
 
 from unziplora.tiny import tiny_pipeline
 
-start(snakemake)  # noqa: F821 - injected by Snakemake
+start(snakemake)
 with tempfile.TemporaryDirectory() as tmp:
-    pipe = tiny_pipeline(Path(tmp) / "tokenizer", seed=snakemake.params.seed)  # noqa: F821
-    pipe.save_pretrained(Path(snakemake.output[0]).parent, safe_serialization=True)  # noqa: F821
+    pipe = tiny_pipeline(Path(tmp) / "tokenizer", seed=snakemake.params.seed)
+    pipe.save_pretrained(Path(snakemake.output[0]).parent, safe_serialization=True)
 print("tiny pipeline written")

@@ -6,8 +6,8 @@ from unziplora.config import PromptSet, TrainConfig
 from unziplora.pipelines import load_pipeline
 from unziplora.train import train
 
-config = start(snakemake)  # noqa: F821 - injected by Snakemake
-wc, params = snakemake.wildcards, snakemake.params  # noqa: F821
+config = start(snakemake)
+wc, params = snakemake.wildcards, snakemake.params
 overrides = {
     **config["train"],
     **config["method_train"].get(wc.method, {}),
@@ -18,6 +18,11 @@ train_config = TrainConfig.for_method(wc.method, **overrides)
 prompts = PromptSet.from_names(params.names["content"], params.names["style"])
 pipe = load_pipeline(params.model, revision=config["model_revision"])
 record = train(
-    pipe, snakemake.input.image, prompts, train_config, run_folder(snakemake.output.record), model=params.model  # noqa: F821
+    pipe,
+    snakemake.input.image,
+    prompts,
+    train_config,
+    run_folder(snakemake.output.record),
+    model=params.model,
 )
 print(f"trained {wc.method} on {wc.image}: {record.get('cost')}")

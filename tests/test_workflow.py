@@ -1,0 +1,247 @@
+"""The Snakemake workflow, run as a user runs it: `python -m snakemake` in a copy of the project.
+
+Each test works in a temporary copy (workflow files, data and the three packages, imported from the copy through
+PYTHONPATH), so editing a package there — to check what reruns — never touches the checkout. The `smoke` preset
+runs once per session (a few minutes on 2 cores); tests that change things copy that finished run first.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from metrics.registry import METRICS
+from unziplora.methods import METHODS
+
+REPO = Path(__file__).resolve().parents[1]
+PROJECT = ("Snakefile", "workflow", "config", "data", "profiles", "unziplora", "metrics", "analysis")
+SMOKE = "results/smoke"
+
+
+def copy_project(dst: Path) -> Path:
+    """The files a workflow run needs, copied (no results, no metadata)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in PROJECT:
+        src = REPO / name
+        if src.is_dir():
+            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, dst / name)
+    return dst
+
+
+def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """`python -m snakemake ARGS` in `cwd`, importing the packages copied there."""
+    env = {k: v for k, v in os.environ.items() if k != "UNZIPLORA_PRESET"}
+    env["PYTHONPATH"] = str(cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def mtimes(root: Path, pattern: str) -> dict[str, int]:
+    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.glob(pattern)}
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory) -> Path:
+    """A finished `smoke` run (every rule, report included)."""
+    root = copy_project(tmp_path_factory.mktemp("smoke"))
+    result = snakemake(root, "--cores", "2", "--config", "preset=smoke")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.fixture
+def smoke_copy(smoke_run, tmp_path) -> Path:
+    """A private copy of the finished smoke run (results and Snakemake's metadata, mtimes kept)."""
+    dst = tmp_path / "copy"
+    shutil.copytree(smoke_run, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
+
+
+def test_paper_dry_run_plans_sheet_times_registry_times_stage(tmp_path):
+    root = copy_project(tmp_path)
+    result = snakemake(root, "--d3dag", "--config", "preset=paper")
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = collections.Counter(n["value"]["rule"] for n in json.loads(result.stdout)["nodes"])
+    sheet = pd.read_csv(REPO / "data/images.tsv", sep="\t")
+    preset = yaml.safe_load((REPO / "config/presets/paper.yaml").read_text())
+    images, methods = len(sheet), len(METHODS)
+    trained = sum(m.trains for m in METHODS.values())
+    seeds = len(preset["train_seeds"])
+    pairs = [(c, s) for c in preset["recombination"]["contents"] for s in preset["recombination"]["styles"] if c != s]
+    assert counts["prepare_image"] == images
+    assert counts["train_run"] == images * trained * seeds
+    assert counts["base_record"] == images * (methods - trained) * seeds
+    assert counts["sample"] == images * methods * seeds
+    assert counts["recombine"] == len(pairs) * methods * seeds
+    assert counts["score"] == methods
+    assert counts["grid"] == images
+    for rule in ("aggregate", "make_tables", "summary_figures", "recombination_figures", "html_report", "all"):
+        assert counts[rule] == 1, rule
+    assert counts["tiny_model"] == 0 and counts["random_metric_weights"] == 0  # the paper preset downloads
+
+
+def test_smoke_produces_every_table_and_figure(smoke_run):
+    out = smoke_run / SMOKE
+    preset = yaml.safe_load((REPO / "config/presets/smoke.yaml").read_text())
+    methods = preset["methods"]
+    comparison = pd.read_csv(out / "tables/comparison.csv")
+    assert list(comparison["method"]) == methods
+    for metric in preset["metrics"]:
+        for suffix in ("mean", "lo", "hi"):
+            column = comparison[f"{metric}_{suffix}"]
+            assert column.notna().all(), f"{metric}_{suffix}"
+    for name in ("comparison", "ablation", "winrate", "per_image", "recombination"):
+        table = pd.read_csv(out / f"tables/{name}.csv")
+        assert len(table) > 0, name
+        assert {"commit", "config_hash", "preset", "weights", "choices"} <= set(table.columns), name
+        assert (table["preset"] == "smoke").all()
+        assert (out / f"tables/{name}.md").stat().st_size > 0
+    ablation = pd.read_csv(out / "tables/ablation.csv")
+    assert list(ablation["method"]) == [m for m in ("joint", "prompt_sep", "column_sep", "unziplora") if m in methods]
+    winrate = pd.read_csv(out / "tables/winrate.csv")
+    assert winrate["win_rate"].between(0, 1).all() and winrate[["lo", "hi"]].notna().all().all()
+    scores = pd.read_csv(out / "scores.csv")
+    assert set(scores["metric"]) == set(preset["metrics"]) and scores["value"].notna().all()
+    assert set(scores["kind"]) == {"content", "style", "combined"}
+    assert set(scores.loc[scores["kind"] == "combined", "mode"]) == {"official", "addition"}
+    assert set(scores["task"]) == {"decomposition", "recombination"}
+    # CLIP-T reads the prompt without the placeholder token.
+    token_prompts = scores.loc[scores["prompt"].str.contains("monadikos"), "clip_t_prompt"]
+    assert len(token_prompts) and not token_prompts.str.contains("monadikos").any()
+    for name in ("metric_bars", "ablation_plot", "lora_similarity", "mask_fractions"):
+        for ext in ("png", "pdf"):
+            assert (out / f"figures/{name}.{ext}").stat().st_size > 0, name
+    for image in preset["images"]:
+        assert (out / f"figures/grids/{image}.png").stat().st_size > 0
+    for method in methods:
+        assert (out / f"figures/recombination/{method}.png").stat().st_size > 0
+    report = (out / "report.html").read_text(errors="replace")
+    assert "comparison.csv" in report and "metric_bars.png" in report
+    for method in methods:
+        run = json.loads((out / f"{method}/square_stripes/train0/run.json").read_text())
+        assert run["method"] == method
+        files = {"content.safetensors", "style.safetensors"} if METHODS[method].trains else set()
+        assert files <= {p.name for p in (out / f"{method}/square_stripes/train0").iterdir()}
+
+
+def test_metric_names_in_tables_come_from_the_registry(smoke_run):
+    per_image = pd.read_csv(smoke_run / SMOKE / "tables/per_image.csv")
+    assert set(per_image["metric"]) <= set(METRICS)
+
+
+def test_deleting_one_run_reruns_only_its_branch(smoke_copy):
+    out = smoke_copy / SMOKE
+    runs_before = mtimes(out, "*/*/train0/run.json")
+    scores_before = mtimes(out, "scores/*.csv")
+    shutil.rmtree(out / "joint/square_stripes/train0")
+    result = snakemake(smoke_copy, "--cores", "2", "--config", "preset=smoke")
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs_after = mtimes(out, "*/*/train0/run.json")
+    assert set(runs_after) == set(runs_before)
+    changed = {k for k in runs_after if runs_after[k] != runs_before.get(k)}
+    assert changed == {f"{SMOKE}/joint/square_stripes/train0/run.json".removeprefix(SMOKE + "/")}
+    scores_after = mtimes(out, "scores/*.csv")
+    assert {k for k in scores_after if scores_after[k] != scores_before[k]} == {"scores/joint.csv"}
+
+
+def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(smoke_copy):
+    out = smoke_copy / SMOKE
+    kept = {**mtimes(out, "*/*/train0/run.json"), **mtimes(out, "**/manifest.csv")}
+    scores_before = mtimes(out, "scores/*.csv")
+    with open(smoke_copy / "metrics/score.py", "a") as fh:
+        fh.write("\n# an edit that changes the code's hash\n")
+    result = snakemake(smoke_copy, "--cores", "2", "--config", "preset=smoke")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {**mtimes(out, "*/*/train0/run.json"), **mtimes(out, "**/manifest.csv")} == kept
+    scores_after = mtimes(out, "scores/*.csv")
+    assert all(scores_after[k] > scores_before[k] for k in scores_before)
+
+
+def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_copy):
+    run = smoke_copy / SMOKE / "unziplora/square_stripes/train9"
+    target = str((run / "run.json").relative_to(smoke_copy))
+    env = {k: v for k, v in os.environ.items() if k != "UNZIPLORA_PRESET"} | {"PYTHONPATH": str(smoke_copy)}
+    long = "train={steps: 100000, resolution: 32, rank: 4, progress: false}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=smoke", long],
+        cwd=smoke_copy,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    log = smoke_copy / SMOKE / "logs/train/unziplora/square_stripes/train9.log"
+    deadline = time.monotonic() + 300
+    while not (log.is_file() and "Loading pipeline components" in log.read_text(errors="replace")):
+        assert proc.poll() is None and time.monotonic() < deadline, "training never started"
+        time.sleep(0.5)
+    time.sleep(3)  # inside the training loop
+    os.kill(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    leftovers = [p.name for p in run.iterdir() if not p.name.startswith(".")] if run.exists() else []
+    assert leftovers == [], leftovers
+    result = snakemake(smoke_copy, target, "--cores", "1", "--config", "preset=smoke")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {"run.json", "content.safetensors", "style.safetensors"} <= {p.name for p in run.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (["preset=nope"], "unknown preset 'nope'"),
+        (["preset=smoke", "colour=blue"], "'colour' was unexpected"),
+        (["preset=smoke", "train_seeds=abc"], "train_seeds: 'abc' is not of type 'array'"),
+        (["preset=smoke", "images=[nope]"], "unknown image id 'nope'"),
+        (["preset=smoke", "methods=[nope]"], "unknown method 'nope'"),
+        (["preset=smoke", "metrics=[nope]"], "unknown metric 'nope'"),
+        (["preset=smoke", "images_dir=missing"], "is missing"),
+    ],
+)
+def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, expected):
+    root = copy_project(tmp_path)
+    result = snakemake(root, "-n", "--config", *config)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("unziplora workflow: error:")]
+    assert len(errors) == 1 and expected in errors[0], result.stderr[-2000:]
+    assert not (root / "results").exists()
+
+
+def test_checksum_mismatch_stops_planning(tmp_path):
+    root = copy_project(tmp_path)
+    image = root / "data/smoke/square_stripes.png"
+    image.write_bytes(image.read_bytes() + b"\0")
+    result = snakemake(root, "-n", "--config", "preset=smoke")
+    assert result.returncode == 1
+    assert "unziplora workflow: error: checksum mismatch" in result.stderr
+
+
+def test_corrupt_image_fails_its_job_and_writes_no_table(tmp_path):
+    root = copy_project(tmp_path)
+    corrupt = root / "data/smoke/square_stripes.png"
+    corrupt.write_bytes(b"not a png at all")
+    sheet = (root / "data/smoke/images.tsv").read_text()
+    real = "3ce1e35c6a26c815a35544e65f698acd7471d62b1583f78561fd2b0d924378df"
+    from unziplora.dataset import sha256_of
+
+    (root / "data/smoke/images.tsv").write_text(sheet.replace(real, sha256_of(corrupt)))
+    result = snakemake(root, "tables", "--cores", "2", "--config", "preset=smoke")
+    assert result.returncode != 0
+    log = (root / SMOKE / "logs/prepare_image/square_stripes.log").read_text()
+    assert "cannot read image" in log
+    assert not (root / SMOKE / "images/square_stripes.png").exists()
+    assert not (root / SMOKE / "tables").exists()
