@@ -232,7 +232,10 @@ def _image_matrix(
 ) -> tuple[Path, Path]:
     """Lay out images in a grid of exact cell-pixel axes: an array is drawn, None is a missing (grey) cell and
     False an intentionally blank one."""
-    pad, head_w, head_h = 6, 110, 34  # pixels: gap between cells, row-header width, column-header height
+    # Pixels: gap between cells, row-header width (≈ 7 px per character at 9 pt, so long ids are not clipped),
+    # column-header height.
+    longest = max((len(line) for title in row_titles for line in title.splitlines()), default=0)
+    pad, head_w, head_h = 6, max(110, 7 * longest + 16), 34
     width = head_w + len(col_titles) * (cell + pad)
     height = head_h + len(cells) * (cell + pad)
     dpi = 100.0  # figure inches × 100 = the pixel layout above, so each image cell is exactly `cell` pixels

@@ -17,6 +17,7 @@ import argparse
 import os
 import pickle
 import tempfile
+import zipfile
 from pathlib import Path
 
 import torch
@@ -82,16 +83,23 @@ def read_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """The model state dict inside an authors'-format CSD checkpoint, read with torch's weights-only unpickler
     and the allow-list above (never the unrestricted unpickler). Keys lose their `module.` prefix."""
     path = Path(path)
+    # mmap only works on the zip format (torch >= 1.6); a legacy pickle is read whole, through the same allow-list.
+    legacy = path.is_file() and not zipfile.is_zipfile(path)
     with torch.serialization.safe_globals(_allowed_globals()):
         try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True, mmap=not legacy)
         except pickle.UnpicklingError:
             raise MetricsError(
                 f"refusing to unpickle {path}: it imports {_unsafe_globals(path)}, which is not on the CSD allow-list "
                 "(argparse.Namespace, numpy scalars); use the authors' released checkpoint"
             ) from None
         except (RuntimeError, OSError, EOFError, ValueError) as err:
-            raise MetricsError(f"cannot read CSD checkpoint {path} ({str(err).splitlines()[0]})") from None
+            kind = "a legacy (non-zip) torch pickle that" if legacy else "a file that"
+            detail = (str(err).splitlines() or [type(err).__name__])[0]
+            raise MetricsError(
+                f"cannot read CSD checkpoint {path}: {kind} torch cannot load ({detail}); "
+                "download the authors' release again (`python -m metrics fetch`)"
+            ) from None
     state = checkpoint.get("model_state_dict") if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict):
         raise MetricsError(f"{path} holds no 'model_state_dict'; it is not a CSD training checkpoint")

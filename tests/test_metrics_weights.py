@@ -121,6 +121,21 @@ def test_csd_checkpoint_without_model_state_dict_is_refused(tmp_path):
         read_checkpoint(tmp_path / "other.bin")
 
 
+def test_legacy_non_zip_csd_pickle_is_read_through_the_same_allow_list(tmp_path):
+    import argparse
+
+    import numpy as np
+
+    state = {"module.last_layer_style": torch.arange(6.0).reshape(2, 3)}
+    checkpoint = {"model_state_dict": state, "args": argparse.Namespace(lr=np.float64(3e-4))}
+    legacy = tmp_path / "legacy.pth"
+    torch.save(checkpoint, legacy, _use_new_zipfile_serialization=False)  # torch < 1.6's format: no mmap
+    assert torch.equal(read_checkpoint(legacy)["last_layer_style"], state["module.last_layer_style"])
+    legacy.write_bytes(legacy.read_bytes()[:40])  # truncated
+    with pytest.raises(MetricsError, match="legacy \\(non-zip\\) torch pickle"):
+        read_checkpoint(legacy)
+
+
 def test_csd_pickle_converts_once_and_loads_strictly(tmp_path, csd_pickle):
     config = offline_config(tmp_path, {"csd_vit_l.tomg": str(csd_pickle)})
     first = resolve(MODELS["csd_vit_l.tomg"], config)

@@ -25,7 +25,7 @@ from metrics.registry import METRICS
 from unziplora.methods import METHODS
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT = ("Snakefile", "workflow", "config", "data", "profiles", "unziplora", "metrics", "analysis")
+PROJECT = ("Snakefile", "environment.yml", "workflow", "config", "data", "profiles", "unziplora", "metrics", "analysis")
 SMOKE = "results/smoke"
 
 

@@ -4,6 +4,7 @@
 import hashlib
 import json
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -84,7 +85,8 @@ def code_hash(*patterns):
     digest = hashlib.sha256()
     for pattern in patterns:
         for path in sorted(PACKAGES.glob(pattern)):
-            digest.update(str(path.relative_to(PACKAGES)).encode() + b"\0" + path.read_bytes())
+            digest.update(str(path.relative_to(PACKAGES)).encode())
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -109,7 +111,7 @@ def schema_problem(data, schema_file):
     error = best_match(Draft202012Validator(yaml.safe_load(Path(schema_file).read_text())).iter_errors(data))
     if error is None:
         return None
-    where = "/".join(str(p) for p in error.absolute_path)
+    where = ".".join(str(p) for p in error.absolute_path)
     return f"{where}: {error.message}" if where else error.message
 
 
@@ -222,11 +224,16 @@ wildcard_constraints:
 
 
 # ---- paths -------------------------------------------------------------------------------------------------------
+def under(*parts):
+    """A path pattern from parts, e.g. under(R, "images/{image}.png") (POSIX separators, as Snakemake's patterns)."""
+    return posixpath.join(*parts)
+
+
 R = "results/{preset}"
-RUN = R + "/{method}/{image}/train{train_seed}"
-RECOMBINATION = R + "/{method}/recombination/{content}+{style}/train{train_seed}"
-LOGS = R + "/logs"
-BENCH = R + "/benchmarks"
+RUN = under(R, "{method}/{image}/train{train_seed}")
+RECOMBINATION = under(R, "{method}/recombination/{content}+{style}/train{train_seed}")
+LOGS = under(R, "logs")
+BENCH = under(R, "benchmarks")
 
 
 def run_dir(method, image, seed):
@@ -246,7 +253,7 @@ def samples_of(method):
     """Every sample manifest one method's scoring reads: its runs and its recombinations, per training seed."""
     out = [f"{run_dir(method, i, s)}/samples/manifest.csv" for i in IMAGES for s in SEEDS]
     out += [
-        RECOMBINATION.format(preset=PRESET, method=method, content=c, style=s, train_seed=t) + "/manifest.csv"
+        under(RECOMBINATION.format(preset=PRESET, method=method, content=c, style=s, train_seed=t), "manifest.csv")
         for c, s in PAIRS
         for t in SEEDS
     ]

@@ -5,17 +5,17 @@ rule prepare_image:
     """Copy (images_dir) or download (source URL) the training file, check its sha256, and write the training
     view: EXIF transpose, alpha onto white, shorter side to the training resolution, centre crop."""
     output:
-        png=R + "/images/{image}.png",
-        info=R + "/images/{image}.json",
+        png=under(R, "images/{image}.png"),
+        info=under(R, "images/{image}.json"),
     params:
         code=CODE["data"],
         source=lambda wc: source_params(wc.image),
         # The training resolution, at least the 64 px every image loader accepts (training resizes it again).
         resolution=max(64, config["train"].get("resolution", 1024)),
     log:
-        LOGS + "/prepare_image/{image}.log",
+        under(LOGS, "prepare_image/{image}.log"),
     benchmark:
-        BENCH + "/prepare_image/{image}.tsv"
+        under(BENCH, "prepare_image/{image}.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -25,14 +25,14 @@ rule prepare_image:
 rule tiny_model:
     """The tiny SDXL-architecture pipeline with seeded random weights, as a save_pretrained folder."""
     output:
-        R + "/model/model_index.json",
+        under(R, "model/model_index.json"),
     params:
         code=CODE["train"],
         seed=0,
     log:
-        LOGS + "/tiny_model.log",
+        under(LOGS, "tiny_model.log"),
     benchmark:
-        BENCH + "/tiny_model.tsv"
+        under(BENCH, "tiny_model.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -42,14 +42,14 @@ rule tiny_model:
 rule random_metric_weights:
     """Seeded random weights of the metric models' true architectures (metric_weights: random; smoke only)."""
     output:
-        expand(R + "/metric_weights/{model}.safetensors", model=METRIC_MODELS, allow_missing=True),
+        expand(under(R, "metric_weights/{model}.safetensors"), model=METRIC_MODELS, allow_missing=True),
     params:
         code=CODE["score"],
         seed=0,
     log:
-        LOGS + "/random_metric_weights.log",
+        under(LOGS, "random_metric_weights.log"),
     benchmark:
-        BENCH + "/random_metric_weights.tsv"
+        under(BENCH, "random_metric_weights.tsv")
     conda:
         "../../environment.yml"
     script:

@@ -9,19 +9,19 @@ rule summary_figures:
     input:
         comparison=rules.make_tables.output.comparison,
         ablation=rules.make_tables.output.ablation,
-        runs=expand(RUN + "/run.json", preset=PRESET, method=METHOD_KEYS, image=IMAGES[:1], train_seed=SEEDS[:1]),
+        runs=expand(under(RUN, "run.json"), preset=PRESET, method=METHOD_KEYS, image=IMAGES[:1], train_seed=SEEDS[:1]),
     output:
         **{
-            name: report(R + f"/figures/{name}.png", caption=f"../report/{name}.rst", category="Figures")
+            name: report(under(R, f"figures/{name}.png"), caption=f"../report/{name}.rst", category="Figures")
             for name in SUMMARY_FIGURES
         },
-        pdf=expand(R + "/figures/{name}.pdf", name=SUMMARY_FIGURES, allow_missing=True),
+        pdf=expand(under(R, "figures/{name}.pdf"), name=SUMMARY_FIGURES, allow_missing=True),
     params:
         code=CODE["figures"],
     log:
-        LOGS + "/figures.log",
+        under(LOGS, "figures.log"),
     benchmark:
-        BENCH + "/figures.tsv"
+        under(BENCH, "figures.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -33,22 +33,22 @@ rule grid:
     input:
         image=rules.prepare_image.output.png,
         manifests=expand(
-            RUN + "/samples/manifest.csv", method=METHOD_KEYS, train_seed=SEEDS[:1], allow_missing=True
+            under(RUN, "samples/manifest.csv"), method=METHOD_KEYS, train_seed=SEEDS[:1], allow_missing=True
         ),
     output:
         png=report(
-            R + "/figures/grids/{image}.png",
+            under(R, "figures/grids/{image}.png"),
             caption="../report/grid.rst",
             category="Grids",
             labels={"image": "{image}"},
         ),
-        pdf=R + "/figures/grids/{image}.pdf",
+        pdf=under(R, "figures/grids/{image}.pdf"),
     params:
         code=CODE["figures"],
     log:
-        LOGS + "/grid/{image}.log",
+        under(LOGS, "grid/{image}.log"),
     benchmark:
-        BENCH + "/grid/{image}.tsv"
+        under(BENCH, "grid/{image}.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -60,29 +60,29 @@ rule recombination_figures:
     (one job: each figure takes a fraction of a second, the job's imports take seconds)."""
     input:
         manifests=lambda wc: [
-            RECOMBINATION.format(preset=PRESET, method=m, content=c, style=s, train_seed=SEEDS[0]) + "/manifest.csv"
+            under(RECOMBINATION.format(preset=PRESET, method=m, content=c, style=s, train_seed=SEEDS[0]), "manifest.csv")
             for m in METHOD_KEYS
             for c, s in PAIRS
         ],
     output:
         **{
             method: report(
-                R + f"/figures/recombination/{method}.png",
+                under(R, f"figures/recombination/{method}.png"),
                 caption="../report/recombination_matrix.rst",
                 category="Recombination",
                 labels={"method": method},
             )
             for method in METHOD_KEYS
         },
-        pdf=expand(R + "/figures/recombination/{method}.pdf", method=METHOD_KEYS, allow_missing=True),
+        pdf=expand(under(R, "figures/recombination/{method}.pdf"), method=METHOD_KEYS, allow_missing=True),
     params:
         code=CODE["figures"],
         contents=config["recombination"]["contents"],
         styles=config["recombination"]["styles"],
     log:
-        LOGS + "/recombination_figures.log",
+        under(LOGS, "recombination_figures.log"),
     benchmark:
-        BENCH + "/recombination_figures.tsv"
+        under(BENCH, "recombination_figures.tsv")
     conda:
         "../../environment.yml"
     script:

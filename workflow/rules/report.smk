@@ -8,33 +8,34 @@ rule html_report:
         rules.summary_figures.output,
         expand(rules.grid.output.png, preset=PRESET, image=IMAGES),
         (expand(rules.recombination_figures.output, preset=PRESET) if PAIRS else []),
-        config=R + "/config.yaml",
+        config=under(R, "config.yaml"),
     output:
-        R + "/report.html",
+        under(R, "report.html"),
     params:
         snakemake=f"{sys.executable} -m snakemake",  # the Snakemake running this workflow, activated or not
+        snakefile=workflow.main_snakefile,
     log:
-        LOGS + "/report.log",
+        under(LOGS, "report.log"),
     benchmark:
-        BENCH + "/report.tsv"
+        under(BENCH, "report.tsv")
     conda:
         "../../environment.yml"
     shell:
-        "{params.snakemake} --snakefile {workflow.main_snakefile:q} --nolock --configfile {input.config:q} "
+        "{params.snakemake} --snakefile {params.snakefile:q} --nolock --configfile {input.config:q} "
         "--report {output:q} > {log:q} 2>&1"
 
 
 rule resolved_config:
     """The resolved config of this run (preset, user overrides, defaults), for the report and for provenance."""
     output:
-        R + "/config.yaml",
+        under(R, "config.yaml"),
     params:
         config=lambda wc: dict(config),
         config_hash=CONFIG_HASH,
     log:
-        LOGS + "/resolved_config.log",
+        under(LOGS, "resolved_config.log"),
     benchmark:
-        BENCH + "/resolved_config.tsv"
+        under(BENCH, "resolved_config.tsv")
     conda:
         "../../environment.yml"
     script:

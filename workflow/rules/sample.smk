@@ -4,11 +4,11 @@
 rule sample:
     """Content-only, style-only and combined images (every combined mode) of one run, with a manifest."""
     input:
-        run=RUN + "/run.json",
+        run=under(RUN, "run.json"),
         model=model_input,
         prompts=config["prompts"],
     output:
-        manifest=RUN + "/samples/manifest.csv",
+        manifest=under(RUN, "samples/manifest.csv"),
     params:
         code=CODE["sample"],
         model=model_path(),
@@ -17,9 +17,9 @@ rule sample:
     resources:
         gpu=GPU,
     log:
-        LOGS + "/sample/{method}/{image}/train{train_seed}.log",
+        under(LOGS, "sample/{method}/{image}/train{train_seed}.log"),
     benchmark:
-        BENCH + "/sample/{method}/{image}/train{train_seed}.tsv"
+        under(BENCH, "sample/{method}/{image}/train{train_seed}.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -29,12 +29,12 @@ rule sample:
 rule recombine:
     """Content LoRA of one image with the style LoRA of another, combined prompts in every mode."""
     input:
-        content=RUN.replace("{image}", "{content}") + "/run.json",
-        style=RUN.replace("{image}", "{style}") + "/run.json",
+        content=under(RUN.replace("{image}", "{content}"), "run.json"),
+        style=under(RUN.replace("{image}", "{style}"), "run.json"),
         model=model_input,
         prompts=config["prompts"],
     output:
-        manifest=RECOMBINATION + "/manifest.csv",
+        manifest=under(RECOMBINATION, "manifest.csv"),
     params:
         code=CODE["sample"],
         model=model_path(),
@@ -43,9 +43,9 @@ rule recombine:
     resources:
         gpu=GPU,
     log:
-        LOGS + "/recombine/{method}/{content}+{style}/train{train_seed}.log",
+        under(LOGS, "recombine/{method}/{content}+{style}/train{train_seed}.log"),
     benchmark:
-        BENCH + "/recombine/{method}/{content}+{style}/train{train_seed}.tsv"
+        under(BENCH, "recombine/{method}/{content}+{style}/train{train_seed}.tsv")
     conda:
         "../../environment.yml"
     script:

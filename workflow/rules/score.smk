@@ -8,16 +8,16 @@ rule score:
         images=expand(rules.prepare_image.output.png, preset=PRESET, image=ALL_IMAGES),
         weights=metric_weight_files,
     output:
-        R + "/scores/{method}.csv",
+        under(R, "scores/{method}.csv"),
     params:
         code=CODE["score"],
     threads: config["threads"]["score"]
     resources:
         gpu=GPU,
     log:
-        LOGS + "/score/{method}.log",
+        under(LOGS, "score/{method}.log"),
     benchmark:
-        BENCH + "/score/{method}.tsv"
+        under(BENCH, "score/{method}.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -27,13 +27,13 @@ rule score:
 rule aggregate:
     """One CSV of every score row of every method."""
     input:
-        expand(R + "/scores/{method}.csv", preset=PRESET, method=METHOD_KEYS),
+        expand(under(R, "scores/{method}.csv"), preset=PRESET, method=METHOD_KEYS),
     output:
-        R + "/scores.csv",
+        under(R, "scores.csv"),
     log:
-        LOGS + "/aggregate.log",
+        under(LOGS, "aggregate.log"),
     benchmark:
-        BENCH + "/aggregate.tsv"
+        under(BENCH, "aggregate.tsv")
     conda:
         "../../environment.yml"
     script:

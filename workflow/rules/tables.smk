@@ -6,28 +6,28 @@ TABLES = ["comparison", "ablation", "winrate", "per_image", "recombination"]
 rule make_tables:
     """Bootstrap CIs over images, paired differences and metric win rates (analysis.tables.write_tables)."""
     input:
-        scores=R + "/scores.csv",
+        scores=under(R, "scores.csv"),
         reference="data/paper_reference.csv",
     output:
         **{
             name: report(
-                R + f"/tables/{name}.csv",
+                under(R, f"tables/{name}.csv"),
                 caption=f"../report/{name}.rst",
                 category="Tables",
                 labels={"table": name},
             )
             for name in TABLES
         },
-        markdown=expand(R + "/tables/{name}.md", name=TABLES, allow_missing=True),
+        markdown=expand(under(R, "tables/{name}.md"), name=TABLES, allow_missing=True),
     params:
         code=CODE["tables"],
         config_hash=CONFIG_HASH,
         bootstrap=config["tables"]["bootstrap"],
         seed=config["tables"]["seed"],
     log:
-        LOGS + "/tables.log",
+        under(LOGS, "tables.log"),
     benchmark:
-        BENCH + "/tables.tsv"
+        under(BENCH, "tables.tsv")
     conda:
         "../../environment.yml"
     script:

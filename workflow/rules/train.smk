@@ -8,9 +8,9 @@ rule train_run:
         image=rules.prepare_image.output.png,
         model=model_input,
     output:
-        record=RUN + "/run.json",
-        content=protected(RUN + "/content.safetensors"),
-        style=protected(RUN + "/style.safetensors"),
+        record=under(RUN, "run.json"),
+        content=protected(under(RUN, "content.safetensors")),
+        style=protected(under(RUN, "style.safetensors")),
     wildcard_constraints:
         method="|".join(TRAINED) or "^$",
     params:
@@ -21,9 +21,9 @@ rule train_run:
     resources:
         gpu=GPU,
     log:
-        LOGS + "/train/{method}/{image}/train{train_seed}.log",
+        under(LOGS, "train/{method}/{image}/train{train_seed}.log"),
     benchmark:
-        BENCH + "/train/{method}/{image}/train{train_seed}.tsv"
+        under(BENCH, "train/{method}/{image}/train{train_seed}.tsv")
     conda:
         "../../environment.yml"
     script:
@@ -36,7 +36,7 @@ rule base_record:
         image=rules.prepare_image.output.png,
         model=model_input,
     output:
-        record=RUN + "/run.json",
+        record=under(RUN, "run.json"),
     wildcard_constraints:
         method="base",
     params:
@@ -44,9 +44,9 @@ rule base_record:
         model=model_path(),
         names=lambda wc: names_of(wc.image),
     log:
-        LOGS + "/train/{method}/{image}/train{train_seed}.log",
+        under(LOGS, "train/{method}/{image}/train{train_seed}.log"),
     benchmark:
-        BENCH + "/train/{method}/{image}/train{train_seed}.tsv"
+        under(BENCH, "train/{method}/{image}/train{train_seed}.tsv")
     conda:
         "../../environment.yml"
     script:

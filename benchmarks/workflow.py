@@ -1,0 +1,86 @@
+"""Workflow benchmarks: planning time of a preset's dry run, and per-rule job cost of a finished run.
+
+    python benchmarks/workflow.py plan --preset paper            # seconds to plan the whole DAG (median of 3)
+    python benchmarks/workflow.py jobs --preset smoke            # per rule: jobs, wall s, CPU s, peak RSS
+
+`jobs` reads the `benchmark:` files Snakemake wrote under results/<preset>/benchmarks/. On the smoke preset the
+work inside each job is tiny, so its per-rule wall time is the job overhead (interpreter start, imports, model
+loading); on a real preset it is the cost of the work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def plan_seconds(preset: str, repeats: int = 3) -> list[float]:
+    """Wall seconds of `snakemake --dry-run` for `preset`, `repeats` times."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "snakemake", "--dry-run", "--quiet", "--config", f"preset={preset}"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def job_table(preset: str) -> pd.DataFrame:
+    """Per rule: number of jobs, mean and max wall seconds, mean CPU seconds, max peak RSS (MiB)."""
+    rows = []
+    for tsv in sorted((ROOT / "results" / preset / "benchmarks").rglob("*.tsv")):
+        rule = tsv.relative_to(ROOT / "results" / preset / "benchmarks").parts[0].removesuffix(".tsv")
+        frame = pd.read_csv(tsv, sep="\t")
+        rows.append(
+            {"rule": rule, "s": frame["s"].iloc[0], "cpu_s": frame["cpu_time"].iloc[0], "rss": frame["max_rss"].iloc[0]}
+        )
+    if not rows:
+        raise SystemExit(f"no benchmark files under results/{preset}/benchmarks; run the preset first")
+    frame = pd.DataFrame(rows)
+    return (
+        frame.groupby("rule")
+        .agg(
+            jobs=("s", "size"),
+            mean_s=("s", "mean"),
+            max_s=("s", "max"),
+            mean_cpu_s=("cpu_s", "mean"),
+            max_rss_mib=("rss", "max"),
+        )
+        .round(2)
+        .sort_values("mean_s", ascending=False)
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=["plan", "jobs"])
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    if args.what == "plan":
+        times = plan_seconds(args.preset)
+        result = {"preset": args.preset, "dry_run_s": times, "median_s": statistics.median(times)}
+        print(f"dry run of {args.preset}: median {result['median_s']:.2f} s over {len(times)} runs")
+    else:
+        table = job_table(args.preset)
+        print(table.to_markdown() if hasattr(table, "to_markdown") else table.to_string())
+        result = {"preset": args.preset, "rules": table.reset_index().to_dict("records")}
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
