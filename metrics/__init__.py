@@ -25,7 +25,11 @@ __all__ = [
 
 def __getattr__(name: str):
     # The scoring half imports torch; load it only when asked for, so `python -m metrics list` stays instant.
-    if name in ("GeneratedImage", "Scorer", "score_images", "write_rows"):
+    if name == "write_rows":
+        from metrics.rows import write_rows
+
+        return write_rows
+    if name in ("GeneratedImage", "Scorer", "score_images"):
         from metrics import score
 
         return getattr(score, name)

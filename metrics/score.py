@@ -9,8 +9,6 @@ Models load once per `Scorer`; images are embedded in batches, once per model, w
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -25,6 +23,7 @@ from metrics.errors import MetricsError
 from metrics.images import read_rgb
 from metrics.models import Embedder, load_embedder
 from metrics.registry import MODELS, PAPER_METRICS, ModelSpec, get_metric, get_model
+from metrics.rows import write_rows  # noqa: F401 - part of this module's API since it was written
 
 COLUMNS = (
     "image_id", "method", "kind", "mode", "prompt", "seed", "file", "metric", "value", "reference",
@@ -179,23 +178,3 @@ def score_images(
     """Score `images` against `reference` (a path, or {"content": A, "style": B}) with `metrics`.
     Pass a `scorer` to reuse its loaded models across calls."""
     return (scorer or Scorer(config)).score(images, reference, metrics)
-
-
-def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write score rows as CSV or Parquet (by suffix), through a temporary file and an atomic rename."""
-    path = Path(path)
-    if path.suffix not in (".csv", ".parquet"):
-        raise MetricsError(f"cannot write {path}: use a .csv or .parquet file name")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        if path.suffix == ".csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path

@@ -90,12 +90,30 @@ def code_hash(*patterns):
     return digest.hexdigest()[:16]
 
 
+def typed(value, schema):
+    """A --config value with the types the schema asks for: Snakemake reads nested --config values as strings
+    (`train={steps: 100}` gives "100"), so strings where the schema wants no string are read as YAML numbers."""
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: typed(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v, schema.get("items", {})) for v in value]
+    wanted = schema.get("type", [])
+    if not isinstance(value, str) or "string" in (wanted if isinstance(wanted, list) else [wanted]):
+        return value
+    try:
+        return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
 def checked_config(raw):
     """Preset under the user's keys, validated against the schema (defaults filled), with one-line errors."""
     preset = resolve_preset(raw.get("preset", "auto"))
-    merged = deep_merge(load_preset(preset), {k: v for k, v in raw.items() if k != "preset"})
-    merged["preset"] = preset
     schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
+    user = typed({k: v for k, v in raw.items() if k != "preset"}, yaml.safe_load(schema.read_text()))
+    merged = deep_merge(load_preset(preset), user)
+    merged["preset"] = preset
     problem = schema_problem(merged, schema)
     if problem:
         fail(f"invalid config: {problem}; fix it in --config/--configfile or config/presets/{preset}.yaml")

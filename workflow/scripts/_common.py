@@ -47,20 +47,3 @@ def project_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty else "")
-
-
-def write_csv(frame, path: str) -> None:
-    """Write a DataFrame as CSV through a temporary file and an atomic rename (no torch import, unlike
-    `metrics.score.write_rows`: a light job stays light)."""
-    import os
-    import tempfile
-
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
