@@ -34,38 +34,27 @@ localrules:
     resolved_config,
 
 
-def run_outputs():
-    """Every run's files (LoRAs and run.json) and every sample manifest. Listed in `all` so that a deleted run or
-    sample folder is remade with its branch: Snakemake never rebuilds a missing intermediate file on its own
-    while the files after it exist."""
-    runs = [
-        under(run_dir(m, i, s), name)
-        for m in METHOD_KEYS
-        for i in IMAGES
-        for s in SEEDS
-        for name in ("run.json", *(f"{f}.safetensors" for f in METHODS[m].output_files()))
-    ]
-    return runs + [f for m in METHOD_KEYS for f in samples_of(m)]
-
-
 rule all:
     """Everything: tables, figures and the HTML report of the resolved preset."""
     default_target: True
     input:
         expand(rules.html_report.output, preset=PRESET),
-        run_outputs(),
+        # Run files and manifests are listed too, so that a deleted run or sample folder is remade with its branch:
+        # Snakemake never rebuilds a missing intermediate file on its own while the files after it exist.
+        run_files(),
+        sample_manifests(),
 
 
 rule train:
     """Every run folder (LoRA files and run.json) of the selection."""
     input:
-        [f for f in run_outputs() if "/samples/" not in f and "/recombination/" not in f],
+        run_files(),
 
 
 rule samples:
     """Every sample manifest (and its images), recombinations included."""
     input:
-        [f for m in METHOD_KEYS for f in samples_of(m)],
+        sample_manifests(),
 
 
 rule scores:

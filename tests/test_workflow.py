@@ -8,6 +8,7 @@ runs once per session (a few minutes on 2 cores); tests that change things copy 
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import shutil
@@ -92,6 +93,13 @@ def test_paper_dry_run_plans_sheet_times_registry_times_stage(tmp_path):
     for rule in ("aggregate", "make_tables", "summary_figures", "recombination_figures", "html_report", "all"):
         assert counts[rule] == 1, rule
     assert counts["tiny_model"] == 0 and counts["random_metric_weights"] == 0  # the paper preset downloads
+
+
+def test_lint_is_clean(tmp_path):
+    """Every rule has log, benchmark and conda; no absolute paths; scripts, not long run blocks."""
+    root = copy_project(tmp_path)
+    result = snakemake(root, "--lint", "--config", "preset=paper")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
 
 
 def test_command_line_config_is_typed_and_subsets_the_dag(tmp_path):
@@ -215,16 +223,22 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_c
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
-    log = smoke_copy / SMOKE / "logs/train/unziplora/square_stripes/train9.log"
-    deadline = time.monotonic() + 300
-    while not (log.is_file() and "Loading pipeline components" in log.read_text(errors="replace")):
-        assert proc.poll() is None and time.monotonic() < deadline, "training never started"
-        time.sleep(0.5)
-    time.sleep(3)  # inside the training loop
-    jobs = session_processes(proc.pid, ".train.py")
-    assert len(jobs) == 1, jobs
-    os.kill(jobs[0], signal.SIGTERM)
-    assert proc.wait(timeout=120) != 0
+    try:
+        log = smoke_copy / SMOKE / "logs/train/unziplora/square_stripes/train9.log"
+        deadline = time.monotonic() + 300
+        while not (log.is_file() and "Loading pipeline components" in log.read_text(errors="replace")):
+            assert proc.poll() is None and time.monotonic() < deadline, "training never started"
+            time.sleep(0.5)
+        time.sleep(3)  # inside the training loop
+        jobs = session_processes(proc.pid, ".train.py")
+        assert len(jobs) == 1, jobs
+        os.kill(jobs[0], signal.SIGTERM)
+        assert proc.wait(timeout=120) != 0
+    finally:  # never leave a 100000-step training behind, whatever failed above
+        for pid in session_processes(proc.pid, ""):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait()
     leftovers = [p.name for p in run.iterdir() if not p.name.startswith(".")] if run.exists() else []
     assert leftovers == [], leftovers
     result = snakemake(smoke_copy, target, "--cores", "1", "--config", "preset=smoke")

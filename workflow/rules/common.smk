@@ -34,7 +34,10 @@ def cuda_visible():
     if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
         return False, "CUDA_VISIBLE_DEVICES hides every GPU"
     if shutil.which("nvidia-smi") is None:
-        return False, "no nvidia-smi on PATH"
+        # The NVIDIA driver's own list (/proc/driver/nvidia/gpus), where nvidia-smi is not installed.
+        driver = Path(os.sep, "proc", "driver", "nvidia", "gpus")
+        gpus = list(driver.iterdir()) if driver.is_dir() else []
+        return (True, f"the NVIDIA driver lists {len(gpus)} GPU(s)") if gpus else (False, "no nvidia-smi, no NVIDIA driver")
     try:
         out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
     except (OSError, subprocess.SubprocessError):
@@ -276,6 +279,22 @@ def samples_of(method):
         for t in SEEDS
     ]
     return out
+
+
+def run_files():
+    """Every run's files: run.json and the LoRA files."""
+    return [
+        under(run_dir(m, i, s), name)
+        for m in METHOD_KEYS
+        for i in IMAGES
+        for s in SEEDS
+        for name in ("run.json", *(f"{f}.safetensors" for f in METHODS[m].output_files()))
+    ]
+
+
+def sample_manifests():
+    """Every sample manifest, recombinations included."""
+    return [f for m in METHOD_KEYS for f in samples_of(m)]
 
 
 def metric_weight_files(wildcards=None):
