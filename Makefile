@@ -5,12 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run demo test lint clean
+.PHONY: setup run demo test test-slurm lint clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -e ".[dev,slurm]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -26,6 +26,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The workflow on a real single-node SLURM cluster started here (root: installs slurm-wlm and munge with apt-get).
+test-slurm: $(STAMP)
+	$(PY) tests/slurm_cluster.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -1,8 +1,7 @@
 """The Snakemake workflow, run as a user runs it: `python -m snakemake` in a copy of the project.
 
-Each test works in a temporary copy (workflow files, data and the three packages, imported from the copy through
-PYTHONPATH), so editing a package there — to check what reruns — never touches the checkout. The `smoke` preset
-runs once per session (a few minutes on 2 cores); tests that change things copy that finished run first.
+Each test works in a temporary copy (tests/workflow_project.py). The `smoke` preset runs once per session (a few
+minutes on 2 cores); tests that change things copy that finished run first.
 """
 
 from __future__ import annotations
@@ -25,30 +24,9 @@ import yaml
 from metrics.registry import METRICS
 from unziplora.methods import METHODS
 
-REPO = Path(__file__).resolve().parents[1]
-PROJECT = ("Snakefile", "environment.yml", "workflow", "config", "data", "profiles", "unziplora", "metrics", "analysis")
+from .workflow_project import REPO, copy_project, project_env, snakemake
+
 SMOKE = "results/smoke"
-
-
-def copy_project(dst: Path) -> Path:
-    """The files a workflow run needs, copied (no results, no metadata)."""
-    dst.mkdir(parents=True, exist_ok=True)
-    for name in PROJECT:
-        src = REPO / name
-        if src.is_dir():
-            shutil.copytree(src, dst / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, dst / name)
-    return dst
-
-
-def snakemake(cwd: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """`python -m snakemake ARGS` in `cwd`, importing the packages copied there."""
-    env = {k: v for k, v in os.environ.items() if k != "UNZIPLORA_PRESET"}
-    env["PYTHONPATH"] = str(cwd)
-    return subprocess.run(
-        [sys.executable, "-m", "snakemake", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def mtimes(root: Path, pattern: str) -> dict[str, int]:
@@ -213,7 +191,7 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_c
     records the failure and keeps no output; the next run trains it again and finishes."""
     run = smoke_copy / SMOKE / "unziplora/square_stripes/train9"
     target = str((run / "run.json").relative_to(smoke_copy))
-    env = {k: v for k, v in os.environ.items() if k != "UNZIPLORA_PRESET"} | {"PYTHONPATH": str(smoke_copy)}
+    env = project_env(smoke_copy)
     long = "train={steps: 100000, resolution: 32, rank: 4, progress: false}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=smoke", long],

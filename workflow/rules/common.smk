@@ -6,8 +6,6 @@ import json
 import os
 import posixpath
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import yaml
 from snakemake.utils import validate
 
 from metrics.registry import METRICS, MODELS
+from unziplora.devices import visible_gpus
 from unziplora.methods import METHODS
 
 ROOT = Path(workflow.basedir)
@@ -29,23 +28,6 @@ def fail(message):
     sys.exit(f"unziplora workflow: error: {message}")
 
 
-def cuda_visible():
-    """(a CUDA GPU is visible, why we think so), without importing torch: nvidia-smi lists the GPUs."""
-    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
-        return False, "CUDA_VISIBLE_DEVICES hides every GPU"
-    if shutil.which("nvidia-smi") is None:
-        # The NVIDIA driver's own list (/proc/driver/nvidia/gpus), where nvidia-smi is not installed.
-        driver = Path(os.sep, "proc", "driver", "nvidia", "gpus")
-        gpus = list(driver.iterdir()) if driver.is_dir() else []
-        return (True, f"the NVIDIA driver lists {len(gpus)} GPU(s)") if gpus else (False, "no nvidia-smi, no NVIDIA driver")
-    try:
-        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20).stdout
-    except (OSError, subprocess.SubprocessError):
-        return False, "nvidia-smi did not answer"
-    gpus = [line for line in out.splitlines() if line.startswith("GPU ")]
-    return (True, f"nvidia-smi lists {len(gpus)} GPU(s)") if gpus else (False, "nvidia-smi lists no GPU")
-
-
 def resolve_preset(requested):
     """`auto` → paper with a CUDA GPU, else toy; resolved once by the user's process and inherited by every job
     (through the environment), so a job on another node never re-decides."""
@@ -53,8 +35,8 @@ def resolve_preset(requested):
         return requested
     if os.environ.get(PRESET_ENV):
         return os.environ[PRESET_ENV]
-    gpu, why = cuda_visible()
-    chosen = "paper" if gpu else "toy"
+    gpus, why = visible_gpus()
+    chosen = "paper" if gpus else "toy"
     print(
         f"preset auto -> {chosen} ({why}); choose explicitly with --config preset=paper|paper-mini|toy|smoke",
         file=sys.stderr,
@@ -214,7 +196,20 @@ PAIRS = [
 ALL_IMAGES = list(dict.fromkeys([*IMAGES, *[x for pair in PAIRS for x in pair]]))
 SEEDS = config["train_seeds"]
 check_local_images()
-GPU = 1 if config["device"] == "cuda" else 0
+GPU = 1 if config["device"] == "cuda" else 0  # the default GPU count of a train/sample/score job
+
+
+def job_resources(stage):
+    """What one job of a stage asks a scheduler for: config `resources` (mem_mb, runtime in minutes, gpu)."""
+    return {"gpu": 0 if stage == "light" else GPU, **config["resources"][stage]}
+
+
+STAGES = ("train", "sample", "score", "light")
+if workflow.local_exec and "gpu" not in workflow.global_resources and any(job_resources(s)["gpu"] for s in STAGES):
+    # Snakemake's gpu resource is a counter that caps concurrent GPU jobs; by default, one job per visible device
+    # (each job then locks its own device: unziplora.devices). A cluster executor leaves it to the scheduler.
+    workflow.register_resource("gpu", max(1, len(visible_gpus()[0])))
+
 METRIC_MODELS = sorted({config["metric_options"].get("models", {}).get(m, METRICS[m].model) for m in config["metrics"]})
 
 CODE = {
@@ -232,7 +227,10 @@ CODE = {
     "tables": code_hash("analysis/stats.py", "analysis/tables.py"),
     "figures": code_hash("analysis/figures.py", "analysis/loras.py"),
 }
-CONFIG_HASH = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
+# What the results depend on: scheduling settings (threads, resources) are left out, so moving to a cluster keeps it.
+SETTINGS = {k: v for k, v in config.items() if k not in ("threads", "resources")}
+CONFIG_HASH = hashlib.sha256(json.dumps(SETTINGS, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
 
 wildcard_constraints:
     preset=re.escape(PRESET),

@@ -12,6 +12,8 @@ rule prepare_image:
         source=lambda wc: source_params(wc.image),
         # The training resolution, at least the 64 px every image loader accepts (training resizes it again).
         resolution=max(64, config["train"].get("resolution", 1024)),
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "prepare_image/{image}.log"),
     benchmark:
@@ -29,6 +31,8 @@ rule tiny_model:
     params:
         code=CODE["train"],
         seed=0,
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "tiny_model.log"),
     benchmark:
@@ -46,6 +50,8 @@ rule random_metric_weights:
     params:
         code=CODE["score"],
         seed=0,
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "random_metric_weights.log"),
     benchmark:

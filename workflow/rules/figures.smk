@@ -18,6 +18,8 @@ rule summary_figures:
         pdf=expand(under(R, "figures/{name}.pdf"), name=SUMMARY_FIGURES, allow_missing=True),
     params:
         code=CODE["figures"],
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "figures.log"),
     benchmark:
@@ -45,6 +47,8 @@ rule grid:
         pdf=under(R, "figures/grids/{image}.pdf"),
     params:
         code=CODE["figures"],
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "grid/{image}.log"),
     benchmark:
@@ -79,6 +83,8 @@ rule recombination_figures:
         code=CODE["figures"],
         contents=config["recombination"]["contents"],
         styles=config["recombination"]["styles"],
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "recombination_figures.log"),
     benchmark:

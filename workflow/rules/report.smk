@@ -14,6 +14,8 @@ rule html_report:
     params:
         snakemake=f"{sys.executable} -m snakemake",  # the Snakemake running this workflow, activated or not
         snakefile=workflow.main_snakefile,
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "report.log"),
     benchmark:
@@ -26,11 +28,12 @@ rule html_report:
 
 
 rule resolved_config:
-    """The resolved config of this run (preset, user overrides, defaults), for the report and for provenance."""
+    """The resolved config of this run (preset, user overrides, defaults), for the report and for provenance;
+    without the scheduling settings (threads, resources), so moving to a cluster remakes nothing."""
     output:
         under(R, "config.yaml"),
     params:
-        config=lambda wc: dict(config),
+        config=lambda wc: dict(SETTINGS),
         config_hash=CONFIG_HASH,
     log:
         under(LOGS, "resolved_config.log"),

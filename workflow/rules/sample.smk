@@ -15,7 +15,7 @@ rule sample:
         names=lambda wc: [names_of(wc.image)],
     threads: config["threads"]["sample"]
     resources:
-        gpu=GPU,
+        **job_resources("sample"),
     log:
         under(LOGS, "sample/{method}/{image}/train{train_seed}.log"),
     benchmark:
@@ -41,7 +41,7 @@ rule recombine:
         names=lambda wc: [names_of(wc.content), names_of(wc.style)],
     threads: config["threads"]["sample"]
     resources:
-        gpu=GPU,
+        **job_resources("sample"),
     log:
         under(LOGS, "recombine/{method}/{content}+{style}/train{train_seed}.log"),
     benchmark:

@@ -13,7 +13,7 @@ rule score:
         code=CODE["score"],
     threads: config["threads"]["score"]
     resources:
-        gpu=GPU,
+        **job_resources("score"),
     log:
         under(LOGS, "score/{method}.log"),
     benchmark:

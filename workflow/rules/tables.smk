@@ -24,6 +24,8 @@ rule make_tables:
         config_hash=CONFIG_HASH,
         bootstrap=config["tables"]["bootstrap"],
         seed=config["tables"]["seed"],
+    resources:
+        **job_resources("light"),
     log:
         under(LOGS, "tables.log"),
     benchmark:

@@ -19,7 +19,7 @@ rule train_run:
         names=lambda wc: names_of(wc.image),
     threads: config["threads"]["train"]
     resources:
-        gpu=GPU,
+        **job_resources("train"),
     log:
         under(LOGS, "train/{method}/{image}/train{train_seed}.log"),
     benchmark:
@@ -43,6 +43,8 @@ rule base_record:
         code=CODE["train"],
         model=model_path(),
         names=lambda wc: names_of(wc.image),
+    resources:
+        **job_resources("train"),  # it loads the base pipeline, as training does
     log:
         under(LOGS, "train/{method}/{image}/train{train_seed}.log"),
     benchmark:

@@ -5,9 +5,13 @@ Scripts are adapters: they read `snakemake.input/output/params/config` and call 
 
 from __future__ import annotations
 
+import atexit
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+from unziplora.devices import claim_gpus
 
 #: The evaluation choices every table records (README §Workflow, "Evaluation choices").
 EVALUATION_CHOICES = (
@@ -16,12 +20,20 @@ EVALUATION_CHOICES = (
     "clip_t=prompt with the placeholder token dropped"
 )
 
+_held = []  # this job's device slots (a lock file closed by garbage collection would free the device early)
+
 
 def start(snakemake) -> dict:
     """Send this job's stdout and stderr (progress, warnings, a traceback) to its log, cap torch's threads to the
     job's, and return the workflow config."""
     log = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the job's whole life
     sys.stdout = sys.stderr = log
+    # Before CUDA starts: lock this job's own GPU(s) on a multi-GPU workstation; kept referenced for the job's life
+    # (the kernel frees the lock when the process ends, crash included).
+    slots = claim_gpus(int(snakemake.resources.get("gpu", 0) or 0))
+    if slots is not None:
+        _held.append(slots)
+        atexit.register(lambda: print(f"device slot released at {time.time():.3f}"))
     if "torch" in sys.modules or snakemake.rule in {"train_run", "base_record", "sample", "recombine", "score"}:
         import torch
 
