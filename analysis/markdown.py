@@ -95,15 +95,27 @@ def _method_markdown(table: pd.DataFrame, render: Render, step: str, title: str,
     return _document(title, headers, body, render.footer(metrics, note))
 
 
+def reference_note(table: pd.DataFrame) -> str:
+    """Where the paper's numbers come from and whether they were checked, from the table's reference columns."""
+    if table.empty or "reference_provenance" not in table.columns:
+        return "paper values: none."
+    row = table.iloc[0]
+    note = f"paper values: {row['reference_provenance']}, checked against the PDF: {row['reference_verified']}"
+    if row.get("reference_not_run"):
+        note += f"; the paper also reports {row['reference_not_run']}, not run here (data/paper_reference.csv)"
+    return note + "."
+
+
 def comparison_markdown(table: pd.DataFrame, render: Render) -> str:
     """The comparison table (`analysis.tables.comparison_table`): estimates, Δ to UnZipLoRA, the paper's values."""
-    note = "Δ = row − UnZipLoRA (M3), paired on matched items; paper: reported values (unverified)."
+    note = "Δ = row − UnZipLoRA (M3), paired on matched items; " + reference_note(table)
     return _method_markdown(table, render, "diff", "Comparison (decomposition)", note)
 
 
 def ablation_markdown(table: pd.DataFrame, render: Render) -> str:
     """The ablation table (`analysis.tables.ablation_table`): estimates, Δ to the previous row, the paper's study."""
-    note = "Δ = row − previous row, paired on matched items; paper columns: its user study, same step."
+    note = "Δ = row − previous row, paired on matched items; paper columns: its user study, same step; "
+    note += reference_note(table)
     return _method_markdown(table, render, "step", "Ablation (decomposition)", note)
 
 
@@ -116,7 +128,8 @@ def winrate_markdown(table: pd.DataFrame, render: Render) -> str:
         for _, row in table.iterrows()
     ]  # fmt: skip
     note = ("Metric win rate: fraction of matched items (same image, seeds, prompt) where A scores higher than B, "
-            "ties 1/2; a score comparison, not a human preference. The paper column is its user study.")  # fmt: skip
+            "ties 1/2; a score comparison, not a human preference. The paper column is its user study; "
+            + reference_note(table))  # fmt: skip
     return _document("Metric win rates", headers, body, render.footer(list(dict.fromkeys(table["metric"])), note))
 
 

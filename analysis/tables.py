@@ -47,6 +47,12 @@ TASKS = ("decomposition", "recombination")
 KINDS = ("content", "style", "combined")
 #: The comparison and ablation columns, in the paper's order, then CLIP-T.
 TABLE_METRICS = ("clip_i", "dino", "csd_style", "csd_content", "clip_t")
+#: The workflow's evaluation choices, recorded in every table it writes (README, "Evaluation choices").
+EVALUATION_CHOICES = (
+    "reference=the prepared training view (sheet train_file; shorter side to the training resolution, centre crop); "
+    "columns=style metrics on style-only images, content metrics on content-only images; "
+    "clip_t=prompt with the placeholder token dropped"
+)
 REFERENCE_METHOD = "unziplora"
 ABLATION = ("joint", "prompt_sep", "column_sep", "unziplora")
 BASELINES = ("dreambooth_lora", "blora", "base")
@@ -184,6 +190,21 @@ def _paper(reference: pd.DataFrame | None) -> dict[tuple[str, ...], float]:
     return dict(zip(keys, reference["value"].astype(float), strict=True))
 
 
+def _reference_source(table: pd.DataFrame, reference: pd.DataFrame | None, *names: str) -> pd.DataFrame:
+    """Add where the paper's numbers of tables `names` come from (`reference_provenance`), whether they were checked
+    against the paper's PDF (`reference_verified`: yes, no, partly; none without rows) and, on per-method tables,
+    which methods have paper numbers but no row here (`reference_not_run`: Inspiration Tree is not run here)."""
+    rows = pd.DataFrame(columns=REFERENCE_COLUMNS) if reference is None else reference[reference["table"].isin(names)]
+    flags = set(rows["verified"].astype(str).str.strip().str.lower())
+    table["reference_provenance"] = "; ".join(sorted(set(rows["provenance"].astype(str)))) or "none"
+    table["reference_verified"] = (
+        "none" if not flags else "yes" if flags == {"yes"} else "partly" if "yes" in flags else "no"
+    )
+    if "method" in table.columns:
+        table["reference_not_run"] = " ".join(sorted(set(rows["a"].astype(str)) - set(table["method"])))
+    return table
+
+
 def _estimate_cells(rows: pd.DataFrame | None, m: str, config: BootstrapConfig) -> dict:
     if rows is None or rows.empty:  # the method has no rows for this metric: n 0, cells left empty
         return {f"{m}_mean": math.nan, f"{m}_lo": math.nan, f"{m}_hi": math.nan, f"{m}_n_images": 0,
@@ -240,7 +261,7 @@ def comparison_table(
     rows, header = _method_table(
         frame, methods, lambda i: versus, "diff", _paper(reference), config or BootstrapConfig()
     )
-    return _finish(rows, provenance, frame, header)
+    return _reference_source(_finish(rows, provenance, frame, header), reference, "comparison")
 
 
 def ablation_table(
@@ -260,7 +281,7 @@ def ablation_table(
     for row, prev in zip(rows, previous, strict=True):
         for task, column in study.items():
             row[column] = paper.get(("ablation", row["method"], prev or "", task, "user_preference"), math.nan)
-    return _finish(rows, provenance, frame, header + list(study.values()))
+    return _reference_source(_finish(rows, provenance, frame, header + list(study.values())), reference, "ablation")
 
 
 def _winrate_scope(rows: pd.DataFrame, metric: str, task: str) -> pd.DataFrame:
@@ -307,7 +328,7 @@ def winrate_table(
                 )  # fmt: skip
     columns = ["a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_items", "win_rate", "lo", "hi",
                "paper_preference"]  # fmt: skip
-    return _finish(rows, provenance, frame, columns)
+    return _reference_source(_finish(rows, provenance, frame, columns), reference, "winrate", "ablation")
 
 
 def per_image_table(scores: pd.DataFrame, provenance: Provenance) -> pd.DataFrame:

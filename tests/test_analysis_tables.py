@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from analysis.markdown import Render, comparison_markdown
 from analysis.stats import BootstrapConfig
 from analysis.tables import (
     Provenance,
@@ -38,6 +39,7 @@ BASE = {
     ("clip_t", "content"): 0.20, ("clip_t", "style"): 0.40, ("clip_t", "combined"): 0.90,
 }  # fmt: skip
 PROVENANCE_COLUMNS = ["commit", "config_hash", "preset", "weights", "choices"]
+REFERENCE_SOURCE = ["reference_provenance", "reference_verified"]  # + reference_not_run on per-method tables
 DIFFS = ("_diff_lo", "_diff_hi", "_step_lo", "_step_hi")
 
 
@@ -118,8 +120,11 @@ def test_comparison_column_layout_and_provenance(two_methods):
     table = comparison_table(two_methods, PROV, None, FAST)
     per_metric = ["mean", "lo", "hi", "n_images", "seed_sd", "diff", "diff_lo", "diff_hi", "diff_n_images", "paper"]
     expected = ["method", "label"] + [f"{m}_{s}" for m in METRICS for s in per_metric]
-    assert list(table.columns) == expected + ["n_train_seeds"] + PROVENANCE_COLUMNS
+    assert list(table.columns) == expected + ["n_train_seeds"] + PROVENANCE_COLUMNS + REFERENCE_SOURCE + [
+        "reference_not_run"
+    ]
     assert (table["commit"] == "abc123").all() and (table["choices"] == PROV.choices).all()
+    assert set(table["reference_provenance"]) == {"none"} and set(table["reference_verified"]) == {"none"}
     assert set(table["weights"]) == {"ViT-B-32-quickgelu.openai@rev1; csd_vit_l.tomg@rev1"}
     assert table["clip_i_paper"].isna().all()  # no reference given
 
@@ -166,7 +171,7 @@ def test_ablation_steps_are_each_row_minus_the_previous_with_the_papers_step(ref
     per_metric = ["mean", "lo", "hi", "n_images", "seed_sd", "step", "step_lo", "step_hi", "step_n_images", "paper"]
     expected = ["method", "label"] + [f"{m}_{s}" for m in METRICS for s in per_metric] + ["n_train_seeds"]
     expected += ["paper_content_decomposition", "paper_style_decomposition", "paper_recombination"]
-    assert list(table.reset_index().columns) == expected + PROVENANCE_COLUMNS
+    assert list(table.reset_index().columns) == expected + PROVENANCE_COLUMNS + REFERENCE_SOURCE + ["reference_not_run"]
     assert no_nan(table)
 
 
@@ -182,7 +187,7 @@ def test_winrate_rows_pairs_tasks_and_modes(two_methods, reference):
     assert list(table.columns) == [
         "a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_items", "win_rate", "lo", "hi",
         "paper_preference",
-    ] + PROVENANCE_COLUMNS  # fmt: skip
+    ] + PROVENANCE_COLUMNS + REFERENCE_SOURCE  # fmt: skip
     assert set(zip(table["a"], table["b"], strict=True)) == {("unziplora", "blora")}
     assert (table["win_rate"] == 1.0).all() and (table["lo"] == 1.0).all()
     dec = table[table["task"] == "decomposition"].set_index("metric")
@@ -295,6 +300,21 @@ def test_validate_reads_csv_types(two_methods, tmp_path):
     two_methods.to_csv(path, index=False)
     read = validate_scores(pd.read_csv(path))  # empty caveats come back as NaN: accepted as ""
     assert read["caveat"].isin(["", CSD_CONTENT_CAVEAT]).all() and read["seed"].dtype == "int64"
+
+
+def test_tables_name_the_papers_source_and_the_methods_not_run(two_methods, reference):
+    table = comparison_table(two_methods, PROV, reference, FAST)
+    sources = set(reference.loc[reference["table"] == "comparison", "provenance"])
+    assert set(table["reference_provenance"]) == {"; ".join(sorted(sources))}
+    assert set(table["reference_verified"]) == {"no"}  # every row of the CSV is marked unverified
+    # Paper numbers exist for methods absent here: Inspiration Tree (never run) and DreamBooth-LoRA (not in this frame).
+    assert set(table["reference_not_run"]) == {"dreambooth_lora inspiration_tree"}
+    checked = reference.assign(verified="yes")
+    assert set(comparison_table(two_methods, PROV, checked, FAST)["reference_verified"]) == {"yes"}
+    partly = checked.assign(verified=["no"] + ["yes"] * (len(checked) - 1))
+    assert set(comparison_table(two_methods, PROV, partly, FAST)["reference_verified"]) == {"partly"}
+    note = comparison_markdown(table, Render.of(two_methods, PROV.columns("w"), FAST))
+    assert "checked against the PDF: no" in note and "inspiration_tree, not run here" in note
 
 
 def test_reference_csv_holds_the_papers_numbers(reference):

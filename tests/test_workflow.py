@@ -10,6 +10,7 @@ import collections
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -111,6 +112,17 @@ def test_smoke_produces_every_table_and_figure(smoke_run):
         assert {"commit", "config_hash", "preset", "weights", "choices"} <= set(table.columns), name
         assert (table["preset"] == "smoke").all()
         assert (out / f"tables/{name}.md").stat().st_size > 0
+    # Empty cells only where there is nothing to show: the paper's values where the paper has none, and the
+    # ablation's step difference on its first row (no previous step).
+    for name in ("comparison", "ablation", "winrate", "per_image", "recombination"):
+        table = pd.read_csv(out / f"tables/{name}.csv")
+        paper = [c for c in table.columns if c.endswith("_paper") or c.startswith("paper_")]
+        steps = [c for c in table.columns if "_step" in c]
+        assert table.drop(columns=paper + steps).notna().all().all(), name
+        assert table[steps].iloc[1:].notna().all().all(), name
+    for metric in ("clip_i", "dino"):  # the paper reports these for UnZipLoRA and B-LoRA
+        assert comparison.set_index("method").loc[["unziplora", "blora"], f"{metric}_paper"].notna().all()
+    assert set(comparison["reference_verified"]) == {"no"} and "inspiration_tree" in comparison["reference_not_run"][0]
     ablation = pd.read_csv(out / "tables/ablation.csv")
     assert list(ablation["method"]) == [m for m in ("joint", "prompt_sep", "column_sep", "unziplora") if m in methods]
     winrate = pd.read_csv(out / "tables/winrate.csv")
@@ -144,11 +156,11 @@ def test_metric_names_in_tables_come_from_the_registry(smoke_run):
     assert set(per_image["metric"]) <= set(METRICS)
 
 
-def test_deleting_one_run_reruns_only_its_branch(smoke_copy):
+def test_deleting_one_lora_reruns_only_its_branch(smoke_copy):
     out = smoke_copy / SMOKE
     runs_before = mtimes(out, "*/*/train0/run.json")
     scores_before = mtimes(out, "scores/*.csv")
-    shutil.rmtree(out / "joint/square_stripes/train0")
+    (out / "joint/square_stripes/train0/content.safetensors").unlink()  # one LoRA (write-protected: root here)
     result = snakemake(smoke_copy, "--cores", "2", "--config", "preset=smoke")
     assert result.returncode == 0, result.stderr[-3000:]
     runs_after = mtimes(out, "*/*/train0/run.json")
@@ -170,6 +182,37 @@ def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(smoke_c
     assert {**mtimes(out, "*/*/train0/run.json"), **mtimes(out, "**/manifest.csv")} == kept
     scores_after = mtimes(out, "scores/*.csv")
     assert all(scores_after[k] > scores_before[k] for k in scores_before)
+
+
+def planned(root: Path) -> collections.Counter:
+    """rule → jobs a dry run of the smoke preset would run, from Snakemake's "Job stats" table."""
+    result = snakemake(root, "-n", "--config", "preset=smoke")
+    assert result.returncode == 0, result.stderr[-2000:]
+    if "Job stats:" not in result.stdout:  # nothing to be done
+        return collections.Counter()
+    stats = result.stdout.split("Job stats:", 1)[1].split("total", 1)[0]
+    return collections.Counter({r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.M)})
+
+
+@pytest.mark.parametrize(
+    ("edited", "reruns", "keeps"),
+    [
+        ("analysis/figures.py", {"summary_figures", "grid", "recombination_figures", "html_report"},
+         {"train_run", "sample", "recombine", "score", "make_tables"}),
+        ("analysis/markdown.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
+        ("unziplora/train.py", {"train_run", "base_record", "sample", "recombine", "score", "make_tables"}, set()),
+    ],
+)  # fmt: skip
+def test_editing_code_plans_reruns_of_exactly_the_rules_that_use_it(smoke_copy, edited, reruns, keeps):
+    assert planned(smoke_copy) == collections.Counter()  # the finished run is up to date
+    with open(smoke_copy / edited, "a") as fh:
+        fh.write("\n# an edit that changes the code's hash\n")
+    plan = planned(smoke_copy)
+    assert reruns <= set(plan) and not keeps & set(plan), plan
+    if edited.startswith("unziplora/"):  # the method: every run of the selection is retrained
+        preset = yaml.safe_load((REPO / "config/presets/smoke.yaml").read_text())
+        trained = [m for m in preset["methods"] if METHODS[m].trains]
+        assert plan["train_run"] == len(trained) * len(preset["images"])
 
 
 def session_processes(session: int, needle: str) -> list[int]:
@@ -234,6 +277,10 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_c
         (["preset=smoke", "methods=[nope]"], "unknown method 'nope'"),
         (["preset=smoke", "metrics=[nope]"], "unknown metric 'nope'"),
         (["preset=smoke", "images_dir=missing"], "is missing"),
+        (["preset=smoke", "train={stepz: 5}"], "unexpected keyword argument 'stepz'"),
+        (["preset=smoke", "method_train={nosuch: {steps: 3}}"], "unknown method(s) ['nosuch']"),
+        (["preset=smoke", "metric_options={batchsize: 3}"], "unknown metric option(s) ['batchsize']"),
+        (["preset=smoke", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
     ],
 )
 def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, expected):

@@ -13,7 +13,9 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
+from metrics.config import MetricConfig
 from metrics.registry import METRICS, MODELS
+from unziplora.config import TrainConfig
 from unziplora.devices import visible_gpus
 from unziplora.methods import METHODS
 
@@ -159,6 +161,25 @@ def train_source(image):
     return local, (urls[index] if urls else None), row["sha256"].split(";")[index]
 
 
+def check_options():
+    """The free-form option objects (train, method_train, metric_options) are checked by the light config classes
+    the jobs build from them, so a typo stops planning with the key's name instead of failing inside a job."""
+    fix = f"fix it in --config/--configfile or config/presets/{PRESET}.yaml"
+    unknown = sorted(set(config["method_train"]) - set(METHODS))
+    if unknown:
+        fail(f"invalid config: method_train names unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    for method in TRAINED:
+        options = {**config["train"], **config["method_train"].get(method, {}), "device": config["device"]}
+        try:
+            TrainConfig.for_method(method, **options)
+        except (TypeError, ValueError) as err:
+            fail(f"invalid config: train/method_train for {method}: {err}; {fix}")
+    try:
+        MetricConfig.from_dict({"device": config["device"], **config["metric_options"]})
+    except (TypeError, ValueError) as err:
+        fail(f"invalid config: metric_options: {err}; {fix}")
+
+
 def check_local_images():
     """Every selected local image exists and has its sheet's sha256: a clear message before any job starts."""
     from unziplora.dataset import sha256_of
@@ -195,6 +216,7 @@ PAIRS = [
 ]
 ALL_IMAGES = list(dict.fromkeys([*IMAGES, *[x for pair in PAIRS for x in pair]]))
 SEEDS = config["train_seeds"]
+check_options()
 check_local_images()
 GPU = 1 if config["device"] == "cuda" else 0  # the default GPU count of a train/sample/score job
 
@@ -224,7 +246,7 @@ CODE = {
         *[f"unziplora/{m}.py" for m in ("generate", "sampling", "config", "methods", "records", "pipelines")],
     ),
     "score": code_hash("metrics/*.py"),
-    "tables": code_hash("analysis/stats.py", "analysis/tables.py"),
+    "tables": code_hash("analysis/stats.py", "analysis/tables.py", "analysis/markdown.py"),
     "figures": code_hash("analysis/figures.py", "analysis/loras.py"),
 }
 # What the results depend on: scheduling settings (threads, resources) are left out, so moving to a cluster keeps it.

@@ -13,7 +13,7 @@ rule html_report:
         under(R, "report.html"),
     params:
         snakemake=f"{sys.executable} -m snakemake",  # the Snakemake running this workflow, activated or not
-        snakefile=workflow.main_snakefile,
+        snakefile=os.path.relpath(workflow.main_snakefile),  # relative: a moved project remakes nothing
     resources:
         **job_resources("light"),
     log:

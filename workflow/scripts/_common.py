@@ -1,4 +1,4 @@
-"""What every workflow script does first (log redirection, thread count) and the facts tables record.
+"""What every workflow script does first (log redirection, device slot, thread count), and the project commit.
 
 Scripts are adapters: they read `snakemake.input/output/params/config` and call one package function each.
 """
@@ -12,13 +12,6 @@ import time
 from pathlib import Path
 
 from unziplora.devices import claim_gpus
-
-#: The evaluation choices every table records (README §Workflow, "Evaluation choices").
-EVALUATION_CHOICES = (
-    "reference=the prepared training view (sheet train_file; shorter side to the training resolution, centre crop); "
-    "columns=style metrics on style-only images, content metrics on content-only images; "
-    "clip_t=prompt with the placeholder token dropped"
-)
 
 _held = []  # this job's device slots (a lock file closed by garbage collection would free the device early)
 

@@ -3,9 +3,9 @@
 from pathlib import Path
 
 import pandas as pd
-from _common import EVALUATION_CHOICES, project_commit, start
+from _common import project_commit, start
 
-from analysis.tables import Provenance, load_reference, write_tables
+from analysis.tables import EVALUATION_CHOICES, Provenance, load_reference, write_tables
 
 config = start(snakemake)
 params = snakemake.params
