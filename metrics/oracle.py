@@ -54,9 +54,10 @@ class Prediction:
 
 
 def to_tensor(images) -> torch.Tensor:
-    """PIL images (or HWC uint8 arrays) → a float batch (N, 3, H, W) in [0, 1]."""
-    arrays = [np.asarray(image.convert("RGB") if hasattr(image, "convert") else image) for image in images]
-    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255.0
+    """PIL images, HWC uint8 arrays or one NHWC uint8 array → a float batch (N, 3, H, W) in [0, 1]."""
+    if not isinstance(images, np.ndarray):
+        images = np.stack([np.asarray(im.convert("RGB") if hasattr(im, "convert") else im) for im in images])
+    return torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
 
 
 @torch.no_grad()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from metrics.oracle import OracleNet, save_oracle
+from metrics.oracle import OracleNet, save_oracle, to_tensor
 from toyworld.render import SHAPES, STYLES, render
 
 FACTORS = {"shape": tuple(SHAPES), "style": tuple(STYLES)}
@@ -52,10 +52,6 @@ def render_set(n: int, first_seed: int) -> tuple[np.ndarray, dict[str, np.ndarra
     return np.stack(images), labels
 
 
-def _batch(images: np.ndarray, index: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(images[index]).permute(0, 3, 1, 2).float() / 255.0
-
-
 def train_oracle(
     factor: str,
     images: np.ndarray,
@@ -75,7 +71,7 @@ def train_oracle(
     net.train()
     for _ in tqdm(range(config.steps), desc=f"oracle {factor}", disable=not progress):
         index = rng.integers(len(images), size=config.batch_size)
-        batch = _batch(images, index)
+        batch = to_tensor(images[index])
         if reconstruct is not None:
             k = int(config.batch_size * config.reconstructed_fraction)
             with torch.no_grad():
@@ -94,7 +90,7 @@ def evaluate(net: OracleNet, images: np.ndarray, labels: np.ndarray, batch_size:
     """Accuracy and the confusion matrix (rows: true class, columns: predicted), in class order."""
     net.eval()
     predicted = np.concatenate(
-        [net(_batch(images, np.arange(i, min(i + batch_size, len(images))))).argmax(1).numpy()
+        [net(to_tensor(images[i : i + batch_size])).argmax(1).numpy()
          for i in range(0, len(images), batch_size)]
     )  # fmt: skip
     n = len(net.classes)

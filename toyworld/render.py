@@ -14,7 +14,7 @@ from __future__ import annotations
 import colorsys
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
@@ -208,9 +208,6 @@ class Scene:
     cy: float
     radius: float
     palette: Palette
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _rgb(h: float, s: float, v: float) -> tuple[float, float, float]:
