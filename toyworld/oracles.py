@@ -7,10 +7,10 @@ over every factor (known and novel), on seeded renders, and on VAE reconstructio
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from metrics.oracle import OracleNet, save_oracle, to_tensor
+from toyworld.pretrain import reconstruct
 from toyworld.render import SHAPES, STYLES, render
+from unziplora.records import write_json
 
 FACTORS = {"shape": tuple(SHAPES), "style": tuple(STYLES)}
 SEEDS_PER_SET = 10**6  # training set k renders seeds k·10⁶ …; test sets start at TEST_SEEDS: never the same image
@@ -59,14 +61,15 @@ def train_oracle(
     config: OracleTraining,
     reconstruct: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True,
+    device: torch.device = torch.device("cpu"),
 ) -> tuple[OracleNet, list[float]]:
-    """One oracle trained with AdamW and a cosine schedule; returns the net (eval mode) and the loss per step."""
+    """One oracle trained with AdamW and a cosine schedule; returns the net (eval mode, CPU) and the loss per step."""
     torch.manual_seed(config.seed)
     rng = np.random.default_rng([config.seed, len(factor)])
-    net = OracleNet(FACTORS[factor], factor, config.width)
+    net = OracleNet(FACTORS[factor], factor, config.width).to(device)
     optimizer = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=config.steps, pct_start=0.1)
-    target = torch.from_numpy(labels).long()
+    target = torch.from_numpy(labels).long().to(device)
     losses = []
     net.train()
     for _ in tqdm(range(config.steps), desc=f"oracle {factor}", disable=not progress):
@@ -76,13 +79,13 @@ def train_oracle(
             k = int(config.batch_size * config.reconstructed_fraction)
             with torch.no_grad():
                 batch[:k] = reconstruct(batch[:k]).clamp(0, 1)
-        loss = torch.nn.functional.cross_entropy(net(batch), target[index])
+        loss = torch.nn.functional.cross_entropy(net(batch.to(device)), target[index])
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
         schedule.step()
         losses.append(loss.item())
-    return net.eval(), losses
+    return net.cpu().eval(), losses
 
 
 @torch.no_grad()
@@ -100,20 +103,36 @@ def evaluate(net: OracleNet, images: np.ndarray, labels: np.ndarray, batch_size:
             "confusion": confusion.tolist()}  # fmt: skip
 
 
-def build_oracles(out_dir: str | Path, config: OracleTraining, progress: bool = True) -> dict:
-    """Render, train both oracles, test them on fresh renders; write `{factor}.safetensors` and `report.json`."""
+def build_oracles(out_dir: str | Path, config: OracleTraining, vae=None, progress: bool = True,
+                  device: torch.device = torch.device("cpu")) -> dict:  # fmt: skip
+    """Render, train both oracles (on renders, and on `vae` reconstructions of them when a VAE is given), test them
+    on fresh renders (and their reconstructions); write `{factor}.safetensors` and `report.json`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     images, labels = render_set(config.images, config.seed * SEEDS_PER_SET)
     test_images, test_labels = render_set(config.test_images, TEST_SEEDS + config.seed * SEEDS_PER_SET)
+    tests = {"renders": test_images}
+    recon = None
+    if vae is not None:
+        recon = partial(reconstruct, vae)
+        tests["reconstructions"] = np.concatenate(
+            [reconstructed_uint8(recon, test_images[i : i + 500]) for i in range(0, len(test_images), 500)]
+        )
     report = {"config": asdict(config), "render_s": round(time.perf_counter() - start, 1), "oracles": {}}
     for factor in FACTORS:
         t0 = time.perf_counter()
-        net, losses = train_oracle(factor, images, labels[factor], config, progress=progress)
-        result = evaluate(net, test_images, test_labels[factor])
+        net, losses = train_oracle(factor, images, labels[factor], config, recon, progress, device)
+        result = {name: evaluate(net, imgs, test_labels[factor]) for name, imgs in tests.items()}
         result |= {"train_s": round(time.perf_counter() - t0, 1), "final_loss": float(np.mean(losses[-50:]))}
+        result["accuracy"] = min(r["accuracy"] for r in (result[name] for name in tests))
         save_oracle(net, out / f"{factor}.safetensors", {"test_accuracy": f"{result['accuracy']:.4f}"})
         report["oracles"][factor] = result
-    (out / "report.json").write_text(json.dumps(report, indent=1))
+    write_json(out / "report.json", report)
     return report
+
+
+def reconstructed_uint8(recon: Callable[[torch.Tensor], torch.Tensor], images: np.ndarray) -> np.ndarray:
+    """VAE round trips of uint8 NHWC images, as uint8 NHWC (what a generated image looks like to an oracle)."""
+    pixels = recon(to_tensor(images))
+    return (pixels.permute(0, 2, 3, 1).cpu().numpy() * 255).round().astype(np.uint8)
