@@ -20,6 +20,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/toyworld.smk"
 
 
 localrules:

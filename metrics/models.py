@@ -18,6 +18,7 @@ from metrics.config import MetricConfig
 from metrics.csd import load_csd
 from metrics.errors import MetricsError
 from metrics.loading import check_keys, create_clip
+from metrics.oracle import load_oracle
 from metrics.registry import ModelSpec, Preprocess
 from metrics.weights import ResolvedWeights, resolve
 
@@ -69,6 +70,8 @@ class Embedder:
             out = {"image": self.module.encode_image(pixels)}
         elif self.spec.family == "timm":
             out = {"cls": self.module(pixels)}  # num_classes=0: the CLS token after the final norm
+        elif self.spec.family == "oracle":
+            out = {"features": self.module.features(pixels)}
         else:
             out = self.module(pixels)  # CSD normalises its heads itself; normalising again is a no-op
         return {head: _unit(v, self.spec.name) for head, v in out.items()}
@@ -103,6 +106,8 @@ def load_embedder(spec: ModelSpec, config: MetricConfig) -> Embedder:
     elif spec.family == "open_clip":
         module = create_clip(spec.arch)
         _load_strict(module, weights)
+    elif spec.family == "oracle":
+        module = load_oracle(weights.path)
     elif spec.family == "timm":
         import timm
 

@@ -16,6 +16,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from metrics.errors import MetricsError
+
 #: Inputs are RGB in [0, 1], normalised inside the net (so callers never need the training statistics).
 MEAN, STD = 0.5, 0.25
 
@@ -89,7 +91,7 @@ def load_oracle(path: str | Path) -> OracleNet:
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata() or {}
     if not {"factor", "classes", "width"} <= set(meta):
-        raise ValueError(f"{path} is not an oracle file (no factor/classes/width metadata); rebuild it with toyworld")
+        raise MetricsError(f"{path} is not an oracle file (no factor/classes/width metadata); rebuild it with toyworld")
     net = OracleNet(tuple(json.loads(meta["classes"])), meta["factor"], int(meta["width"]))
     net.load_state_dict(load_file(str(path)))
     return net.eval()

@@ -35,9 +35,13 @@ class Preprocess:
     std: tuple[float, float, float]
 
 
+#: `WeightsSource.repo` of weights committed with this project (`filename` is relative to the project root).
+PROJECT = "project"
+
+
 @dataclass(frozen=True)
 class WeightsSource:
-    """One weights file on the Hugging Face hub.
+    """One weights file on the Hugging Face hub, or (repo `PROJECT`) a file committed with this project.
 
     revision: a commit id where pinned, else a branch name. sha256: checked by `python -m metrics fetch` when given.
     fmt: "safetensors" (loaded directly) or "csd_pickle" (the CSD authors' training checkpoint, converted once).
@@ -53,7 +57,7 @@ class WeightsSource:
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """An embedding model: `family` picks the builder in `metrics.models` (open_clip, timm, csd)."""
+    """An embedding model: `family` picks the builder in `metrics.models` (open_clip, timm, csd, oracle)."""
 
     name: str
     family: str
@@ -80,6 +84,21 @@ class MetricSpec:
 
 
 _CLIP_PRE = Preprocess(resize=224, crop=224, interpolation="bicubic", mean=CLIP_MEAN, std=CLIP_STD)
+# The toy world's oracles take its 64-px images in [0, 1] and normalise them themselves (metrics.oracle).
+_ORACLE_PRE = Preprocess(resize=64, crop=64, interpolation="bilinear", mean=(0.0, 0.0, 0.0), std=(1.0, 1.0, 1.0))
+
+
+def _oracle(factor: str) -> ModelSpec:
+    """The toy world's `factor` oracle (trained by `python -m toyworld oracles`, committed under data/toy/oracles)."""
+    return ModelSpec(
+        name=f"oracle_{factor}.toyworld",
+        family="oracle",
+        arch="oracle_net",
+        weights=WeightsSource(repo=PROJECT, filename=f"data/toy/oracles/{factor}.safetensors", revision="committed"),
+        preprocess=_ORACLE_PRE,
+        heads=("features",),
+    )
+
 
 MODELS: dict[str, ModelSpec] = {
     m.name: m
@@ -141,6 +160,8 @@ MODELS: dict[str, ModelSpec] = {
             preprocess=_CLIP_PRE,  # CSD/loss_utils.py transforms_branch0
             heads=("style", "content"),
         ),
+        _oracle("shape"),
+        _oracle("style"),
     )
 }
 
@@ -155,6 +176,13 @@ METRICS: dict[str, MetricSpec] = {
             "csd_content", "Subject-align (CSD)", "csd_vit_l.tomg", "content", "content", caveat=CSD_CONTENT_CAVEAT
         ),
         MetricSpec("clip_t", "Text-align (CLIP-T)", "ViT-B-32-quickgelu.openai", "text", "text"),
+        # The toy world's embedding columns: penultimate features of the oracle that knows the aspect.
+        MetricSpec(
+            "oracle_content", "Subject-align (shape-oracle features)", "oracle_shape.toyworld", "features", "content"
+        ),  # fmt: skip
+        MetricSpec(
+            "oracle_style", "Style-align (style-oracle features)", "oracle_style.toyworld", "features", "style"
+        ),  # fmt: skip
     )
 }
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from metrics.config import MetricConfig
 from metrics.errors import MetricsError
-from metrics.registry import ModelSpec
+from metrics.registry import PROJECT, ModelSpec
 
 FETCH_COMMAND = "python -m metrics fetch"
 
@@ -36,6 +36,9 @@ def resolve(spec: ModelSpec, config: MetricConfig, download: bool | None = None)
     if local:
         path = _local_file(spec, Path(local))
         repo, revision = "local", str(path.resolve())
+    elif spec.weights.repo == PROJECT:
+        path = _project_file(spec)
+        repo, revision = PROJECT, spec.weights.filename
     else:
         path = _hub_file(spec, config, download)
         repo, revision = spec.weights.repo, _commit_of(path, config.revisions.get(spec.name, spec.weights.revision))
@@ -47,9 +50,20 @@ def resolve(spec: ModelSpec, config: MetricConfig, download: bool | None = None)
 def fetch(spec: ModelSpec, config: MetricConfig) -> ResolvedWeights:
     """Download (unless offline) and verify `spec`'s weights file, and convert it if needed: after this, scoring
     runs offline. The checksum is checked whenever the registry pins one."""
-    if not config.weights.get(spec.name):
+    if not config.weights.get(spec.name) and spec.weights.repo != PROJECT:
         _hub_file(spec, config, download=not config.is_offline, verify=True)
     return resolve(spec, config)
+
+
+def _project_file(spec: ModelSpec) -> Path:
+    """A weights file committed with this project (found from this package's checkout)."""
+    path = Path(__file__).resolve().parents[1] / spec.weights.filename
+    if not path.is_file():
+        raise MetricsError(
+            f"weights of {spec.name} ({spec.weights.filename}) are not in this checkout; run from a clone of the "
+            f"project, or set weights.{spec.name} to the file"
+        )
+    return path
 
 
 def _local_file(spec: ModelSpec, path: Path) -> Path:

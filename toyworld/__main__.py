@@ -1,38 +1,117 @@
-"""`python -m toyworld atlas OUT.png`: every shape (rows) in every style (columns) of the toy world.
-`python -m toyworld oracles OUT_DIR`: train the shape and style oracles on seeded renders (report.json beside them)."""
+"""The toy world's commands (every artifact it commits is rebuilt by one of them):
+
+python -m toyworld atlas OUT.png                                  # every shape × every style
+python -m toyworld base-model OUT_DIR --oracles data/toy/oracles  # pretrain the base model, measure it
+python -m toyworld oracles OUT_DIR --vae data/toy/base_model      # shape and style oracles (report.json beside)
+python -m toyworld quality MODEL_DIR --oracles data/toy/oracles   # oracle-measured quality of a base model
+python -m toyworld figures data/toy                               # confusion matrices of oracles and model
+"""
 
 import argparse
+import dataclasses
+import json
+import sys
 from pathlib import Path
 
 from PIL import Image
 
-from toyworld.oracles import OracleTraining, build_oracles
-from toyworld.render import atlas
-
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m toyworld", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m toyworld", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     sub = parser.add_subparsers(dest="command", required=True)
     draw = sub.add_parser("atlas", help="write the atlas of shapes × styles as a PNG")
     draw.add_argument("out", type=Path)
     draw.add_argument("--seed", type=int, default=0)
     draw.add_argument("--scale", type=int, default=2, help="pixel magnification (nearest neighbour)")
+    base = sub.add_parser("base-model", help="pretrain the toy base model (pipeline folder + pretraining.json)")
+    base.add_argument("out", type=Path)
+    base.add_argument("--oracles", type=Path, help="measure the result with these oracles")
+    base.add_argument("--unet-steps", type=int, help="override the UNet step count (quick checks)")
+    base.add_argument("--vae-steps", type=int, help="override the VAE step count (quick checks)")
+    base.add_argument("--images", type=int, help="override the number of pretraining renders (quick checks)")
     oracles = sub.add_parser("oracles", help="train the shape and style oracles; write them and report.json")
     oracles.add_argument("out", type=Path)
-    oracles.add_argument("--images", type=int, default=OracleTraining.images)
-    oracles.add_argument("--steps", type=int, default=OracleTraining.steps)
-    oracles.add_argument("--seed", type=int, default=0)
+    oracles.add_argument("--vae", type=Path, help="base model folder: also train on its VAE's reconstructions")
+    oracles.add_argument("--images", type=int, help="override the number of training renders")
+    oracles.add_argument("--steps", type=int, help="override the step count")
+    quality = sub.add_parser("quality", help="oracle-measured quality of a base model (JSON on stdout)")
+    quality.add_argument("model", type=Path)
+    quality.add_argument("--oracles", type=Path, required=True)
+    quality.add_argument("--per-pair", type=int, default=8)
+    figures = sub.add_parser("figures", help="confusion-matrix PNGs from the oracle and base-model reports")
+    figures.add_argument("data_dir", type=Path)
+    for p in (base, oracles, quality):
+        p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+        p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    if args.command == "oracles":
-        report = build_oracles(args.out, OracleTraining(images=args.images, steps=args.steps, seed=args.seed))
-        for factor, result in report["oracles"].items():
-            print(f"{factor}: test accuracy {result['accuracy']:.4f} ({result['train_s']} s)")
-        return
+    try:
+        COMMANDS[args.command](args)
+    except ValueError as err:  # bad input: one line, no traceback
+        sys.exit(f"error: {err}")
+
+
+def _atlas(args) -> None:
+    from toyworld.render import atlas
+
     sheet = atlas(seed=args.seed)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.resize((sheet.width * args.scale, sheet.height * args.scale), Image.NEAREST).save(args.out)
     print(f"wrote {args.out} ({sheet.width // 64} styles × {sheet.height // 64} shapes)")
 
+
+def _overrides(config, **values):
+    return dataclasses.replace(config, **{k: v for k, v in values.items() if v is not None})
+
+
+def _base_model(args) -> None:
+    from toyworld.build import build_base_model, quality_summary
+    from toyworld.pretrain import Pretraining
+    from unziplora.records import resolve_device
+
+    config = _overrides(Pretraining(seed=args.seed), unet_steps=args.unet_steps, vae_steps=args.vae_steps,
+                        images=args.images)  # fmt: skip
+    record = build_base_model(args.out, config, resolve_device(args.device), args.oracles)
+    print(f"wrote {args.out}: {record['parameters']['unet'] / 1e6:.2f} M-parameter UNet, "
+          f"{record['seconds']['total'] / 60:.1f} min on {record['device']}")  # fmt: skip
+    if "quality" in record:
+        print(quality_summary(record["quality"]))
+
+
+def _oracles(args) -> None:
+    from toyworld.oracles import OracleTraining, build_oracles
+    from unziplora.pipelines import load_pipeline
+    from unziplora.records import resolve_device
+
+    device = resolve_device(args.device)
+    vae = load_pipeline(str(args.vae)).vae.to(device) if args.vae else None
+    config = _overrides(OracleTraining(seed=args.seed), images=args.images, steps=args.steps)
+    report = build_oracles(args.out, config, vae, device=device)
+    for factor, result in report["oracles"].items():
+        print(f"{factor}: test accuracy {result['accuracy']:.4f} ({result['train_s']} s)")
+
+
+def _quality(args) -> None:
+    from toyworld.build import load_oracles, quality_summary
+    from toyworld.quality import Sampling, generation_quality
+    from unziplora.pipelines import load_pipeline
+    from unziplora.records import resolve_device
+
+    pipe = load_pipeline(str(args.model))
+    sampling = Sampling(per_pair=args.per_pair, seed=args.seed)
+    report = generation_quality(pipe, load_oracles(args.oracles), resolve_device(args.device), sampling)
+    print(json.dumps(report))
+    print(quality_summary(report), file=sys.stderr)
+
+
+def _figures(args) -> None:
+    from toyworld.figures import instrument_figures
+
+    for path in instrument_figures(args.data_dir):
+        print(f"wrote {path}")
+
+
+COMMANDS = {"figures": _figures, "atlas": _atlas, "base-model": _base_model, "oracles": _oracles, "quality": _quality}
 
 if __name__ == "__main__":
     main()

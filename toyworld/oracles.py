@@ -61,7 +61,7 @@ def train_oracle(
     config: OracleTraining,
     reconstruct: Callable[[torch.Tensor], torch.Tensor] | None = None,
     progress: bool = True,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device | str = "cpu",
 ) -> tuple[OracleNet, list[float]]:
     """One oracle trained with AdamW and a cosine schedule; returns the net (eval mode, CPU) and the loss per step."""
     torch.manual_seed(config.seed)
@@ -104,7 +104,7 @@ def evaluate(net: OracleNet, images: np.ndarray, labels: np.ndarray, batch_size:
 
 
 def build_oracles(out_dir: str | Path, config: OracleTraining, vae=None, progress: bool = True,
-                  device: torch.device = torch.device("cpu")) -> dict:  # fmt: skip
+                  device: torch.device | str = "cpu") -> dict:  # fmt: skip
     """Render, train both oracles (on renders, and on `vae` reconstructions of them when a VAE is given), test them
     on fresh renders (and their reconstructions); write `{factor}.safetensors` and `report.json`."""
     out = Path(out_dir)

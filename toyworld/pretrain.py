@@ -125,7 +125,7 @@ def reconstruct(vae, pixels01: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def encode_captions(pipe: StableDiffusionXLPipeline, texts: list[str], device: torch.device):
     """Prompt embeddings (N×77×D) and pooled embeddings (N×P) of each caption, through the pipeline's own
-    `encode_prompt`; the empty caption is zeros, as the pipeline's unconditional input (force_zeros_for_empty_prompt)."""
+    `encode_prompt`; the empty caption is zeros, the pipeline's unconditional input (force_zeros_for_empty_prompt)."""
     embeds, pooled = [], []
     for text in texts:
         e, _, p, _ = pipe.encode_prompt(text, device=device, do_classifier_free_guidance=False)
@@ -178,8 +178,7 @@ def train_unet(
         schedule.step()
         decay = min(config.ema_decay, (1 + step) / (10 + step))
         with torch.no_grad():
-            for e, p in zip(ema.parameters(), unet.parameters(), strict=True):
-                e.lerp_(p, 1 - decay)
+            torch._foreach_lerp_(list(ema.parameters()), list(unet.parameters()), 1 - decay)
         losses.append(loss.item())
         if on_checkpoint and config.checkpoint_every and (step + 1) % config.checkpoint_every == 0:
             on_checkpoint(step + 1, ema)

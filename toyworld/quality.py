@@ -69,9 +69,10 @@ def confusion(classes: tuple[str, ...], truth: list[str], predicted: list[str]) 
     return matrix.tolist()
 
 
-def generation_quality(pipe, oracles: dict[str, OracleNet], device: torch.device, sampling: Sampling = Sampling(),
+def generation_quality(pipe, oracles: dict[str, OracleNet], device: torch.device, sampling: Sampling | None = None,
                        progress: bool = True) -> dict:  # fmt: skip
     """Oracle-measured fidelity of the base model on every seen and every held-out pair of known factors."""
+    sampling = sampling or Sampling()
     groups = {"seen": pretraining_pairs(), "held_out": list(HELD_OUT)}
     report: dict = {"sampling": asdict(sampling), "bar": QUALITY_BAR}
     for group, pairs in groups.items():

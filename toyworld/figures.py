@@ -1,0 +1,59 @@
+"""Pictures of the toy world's instruments: confusion matrices of the oracles (on fresh renders) and of the base
+model (requested vs oracle-seen factor on its generations).
+
+    python -m toyworld figures data/toy          # reads oracles/report.json and base_model/pretraining.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from toyworld.oracles import FACTORS  # noqa: E402
+
+
+def confusion_panels(panels: list[tuple[str, tuple[str, ...], list[list[int]]]], out: Path) -> Path:
+    """One heat map per (title, classes, counts) panel, rows normalised to the share of each true class."""
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+    for ax, (title, classes, counts) in zip(axes[0], panels, strict=True):
+        counts = np.asarray(counts, dtype=float)
+        rows = counts.sum(axis=1, keepdims=True)
+        share = np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+        ax.imshow(share, vmin=0, vmax=1, cmap="Blues")
+        ax.set_xticks(range(len(classes)), classes, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(classes)), classes, fontsize=7)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true / requested")
+        ax.set_title(title, fontsize=9)
+        for (i, j), value in np.ndenumerate(share):
+            if value >= 0.005:
+                ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=5,
+                        color="white" if value > 0.5 else "black")  # fmt: skip
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out
+
+
+def instrument_figures(data_dir: str | Path) -> list[Path]:
+    """`oracles_confusion.png` (fresh renders) and `base_model_confusion.png` (seen-pair generations) in `data_dir`."""
+    data_dir = Path(data_dir)
+    oracles = json.loads((data_dir / "oracles" / "report.json").read_text())["oracles"]
+    panels = [(f"{factor} oracle, fresh {kind} (acc {oracles[factor][kind]['accuracy']:.3f})",
+               FACTORS[factor], oracles[factor][kind]["confusion"])
+              for factor in FACTORS for kind in ("renders", "reconstructions") if kind in oracles[factor]]  # fmt: skip
+    written = [confusion_panels(panels, data_dir / "oracles_confusion.png")]
+    quality = json.loads((data_dir / "base_model" / "pretraining.json").read_text()).get("quality")
+    if quality:
+        panels = [(f"base model, {group} pairs: {factor} (right {quality[group][factor]:.2f})",
+                   FACTORS[factor], quality[group]["confusion"][factor])
+                  for group in ("seen", "held_out") for factor in FACTORS]  # fmt: skip
+        written.append(confusion_panels(panels, data_dir / "base_model_confusion.png"))
+    return written
