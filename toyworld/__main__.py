@@ -41,7 +41,15 @@ def main(argv=None) -> None:
     quality.add_argument("--per-pair", type=int, default=8)
     figures = sub.add_parser("figures", help="confusion-matrix PNGs from the oracle and base-model reports")
     figures.add_argument("data_dir", type=Path)
-    for p in (base, oracles, quality):
+    probe = sub.add_parser("probe", help="one-block LoRA probe: which blocks carry shape and which style")
+    probe.add_argument("out", type=Path)
+    probe.add_argument("--model", type=Path, default=Path("data/toy/base_model"))
+    probe.add_argument("--oracles", type=Path, default=Path("data/toy/oracles"))
+    probe.add_argument("--tier", default="novel", choices=("bind", "novel"))
+    probe.add_argument("--images", type=int, default=4, help="the first N images of the tier")
+    probe.add_argument("--steps", type=int, default=300)
+    probe.add_argument("--rank", type=int, default=8)
+    for p in (base, oracles, quality, probe):
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
         p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -104,6 +112,20 @@ def _quality(args) -> None:
     print(quality_summary(report), file=sys.stderr)
 
 
+def _probe(args) -> None:
+    from toyworld.benchmark import benchmark_images
+    from toyworld.build import load_oracles
+    from toyworld.probe import ProbeConfig, run_probe
+    from unziplora.pipelines import load_pipeline
+    from unziplora.records import resolve_device
+
+    items = benchmark_images(args.tier)[: args.images]
+    config = ProbeConfig(steps=args.steps, rank=args.rank, seed=args.seed)
+    pipe = load_pipeline(str(args.model))
+    for row in run_probe(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):
+        print(f"{row['block']:28s} shape {row['shape_fidelity']:.2f}  style {row['style_fidelity']:.2f}")
+
+
 def _figures(args) -> None:
     from toyworld.figures import instrument_figures
 
@@ -111,7 +133,14 @@ def _figures(args) -> None:
         print(f"wrote {path}")
 
 
-COMMANDS = {"figures": _figures, "atlas": _atlas, "base-model": _base_model, "oracles": _oracles, "quality": _quality}
+COMMANDS = {
+    "probe": _probe,
+    "figures": _figures,
+    "atlas": _atlas,
+    "base-model": _base_model,
+    "oracles": _oracles,
+    "quality": _quality,
+}
 
 if __name__ == "__main__":
     main()

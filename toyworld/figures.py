@@ -57,3 +57,25 @@ def instrument_figures(data_dir: str | Path) -> list[Path]:
                   for group in ("seen", "held_out") for factor in FACTORS]  # fmt: skip
         written.append(confusion_panels(panels, data_dir / "base_model_confusion.png"))
     return written
+
+
+def block_figure(table: list[dict], out: Path, title: str = "") -> Path:
+    """Shape and style fidelity of each block's probe LoRA (bars) against the bare base model (dashed lines)."""
+    rows = [r for r in table if not r["block"].startswith("none")]
+    base = next((r for r in table if r["block"].startswith("none")), None)
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(rows) + 2), 4))
+    for offset, key, colour in ((-0.2, "shape_fidelity", "tab:blue"), (0.2, "style_fidelity", "tab:orange")):
+        ax.bar(x + offset, [r[key] for r in rows], width=0.4, color=colour, label=key.replace("_", " "))
+        if base is not None:
+            ax.axhline(base[key], color=colour, linestyle="--", linewidth=1)
+    ax.set_xticks(x, [r["block"].replace(".attentions.", ".attn.") for r in rows], rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("P(oracle sees the image's factor)")
+    ax.set_title(f"one-block LoRA probe ({title}); dashed: base model", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out

@@ -96,13 +96,15 @@ def fit(
     config: TrainConfig,
     out_dir: str | Path | None,
     extra: dict | None = None,
+    spec: MethodSpec | None = None,
 ) -> dict:
     """The training run(s) of `config.method` on cached conditioning; writes the files when `out_dir` is given.
 
     Each run draws from its own generator seeded with `config.seed`, so each of DreamBooth-LoRA's two runs is the
-    run a single-LoRA DreamBooth script would make. `extra` (prompts, image) joins the run record.
+    run a single-LoRA DreamBooth script would make. `extra` (prompts, image) joins the run record. `spec` trains a
+    method that is not in the registry (e.g. the toy world's one-block probe) instead of `config.method`'s.
     """
-    spec = get_method(config.method)
+    spec = spec or get_method(config.method)
     if not spec.trains:
         raise ValueError(f"method {spec.key!r} trains nothing; use `train` for its record, or pick a trained method")
     extra = dict(extra or {})
