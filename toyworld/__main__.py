@@ -49,7 +49,17 @@ def main(argv=None) -> None:
     probe.add_argument("--images", type=int, default=4, help="the first N images of the tier")
     probe.add_argument("--steps", type=int, default=300)
     probe.add_argument("--rank", type=int, default=8)
-    for p in (base, oracles, quality, probe):
+    grid = sub.add_parser("sweep", help="fidelity and leakage against LoRA rank and training steps")
+    grid.add_argument("out", type=Path)
+    grid.add_argument("--model", type=Path, default=Path("data/toy/base_model"))
+    grid.add_argument("--oracles", type=Path, default=Path("data/toy/oracles"))
+    grid.add_argument("--method", default="unziplora")
+    grid.add_argument("--tier", default="novel", choices=("bind", "novel"))
+    grid.add_argument("--images", type=int, default=3, help="the first N images of the tier")
+    grid.add_argument("--ranks", default="4,8,16,64")
+    grid.add_argument("--steps", default="100,200,400,800")
+    grid.add_argument("--lr", type=float, help="LoRA learning rate (default: the method's)")
+    for p in (base, oracles, quality, probe, grid):
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
         p.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -124,6 +134,25 @@ def _probe(args) -> None:
     pipe = load_pipeline(str(args.model))
     for row in run_probe(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):
         print(f"{row['block']:28s} shape {row['shape_fidelity']:.2f}  style {row['style_fidelity']:.2f}")
+
+
+def _sweep(args) -> None:
+    from toyworld.benchmark import benchmark_images
+    from toyworld.build import load_oracles
+    from toyworld.sweep import SweepConfig, run_sweep
+    from unziplora.pipelines import load_pipeline
+    from unziplora.records import resolve_device
+
+    def ints(text: str) -> tuple[int, ...]:
+        return tuple(int(v) for v in text.split(","))
+
+    config = SweepConfig(method=args.method, ranks=ints(args.ranks), steps=ints(args.steps), lr=args.lr,
+                         seed=args.seed)  # fmt: skip
+    items = benchmark_images(args.tier)[: args.images]
+    pipe = load_pipeline(str(args.model))
+    for row in run_sweep(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):
+        print(f"rank {row['rank']:3d} steps {row['steps']:4d}: content {row['content_fidelity']:.2f} "
+              f"style {row['style_fidelity']:.2f} joint {row['joint_fidelity']:.2f}")  # fmt: skip
 
 
 def _figures(args) -> None:

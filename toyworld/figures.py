@@ -79,3 +79,32 @@ def block_figure(table: list[dict], out: Path, title: str = "") -> Path:
     fig.savefig(out, dpi=130)
     plt.close(fig)
     return out
+
+
+def sweep_figure(mean, out: Path, title: str = "") -> Path:
+    """Fidelity (solid) and leakage (dashed) against training steps, one colour per rank, one panel per LoRA."""
+    panels = (
+        ("content LoRA", "content_fidelity", "style_leakage"),
+        ("style LoRA", "style_fidelity", "content_leakage"),
+        ("both LoRAs", "joint_fidelity", None),
+    )
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    for ax, (name, fidelity, leakage) in zip(axes, panels, strict=True):
+        for k, (rank, part) in enumerate(mean.groupby("rank")):
+            colour = plt.cm.viridis(k / max(1, mean["rank"].nunique() - 1))
+            ax.plot(part["steps"], part[fidelity], "o-", color=colour, label=f"rank {rank}")
+            if leakage:
+                ax.plot(part["steps"], part[leakage], "x--", color=colour)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training steps")
+        ax.set_title(f"{name}: {fidelity.replace('_', ' ')}" + (f" (dashed: {leakage.replace('_', ' ')})" if leakage
+                     else ""), fontsize=8)  # fmt: skip
+        ax.set_ylim(0, 1)
+    axes[0].set_ylabel("P(oracle)")
+    axes[0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out
