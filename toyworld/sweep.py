@@ -59,7 +59,8 @@ def measure(pipe, run_dir: Path, item: BenchmarkImage, oracles: dict[str, Oracle
     seen = {}
     for kind, prompt in prompts.items():
         sample = SampleConfig(kind=kind, steps=config.sample_steps, resolution=size, num=config.samples,
-                              seed=config.seed, batch_size=config.samples, device=str(device), progress=False)  # fmt: skip
+                              seed=config.seed, batch_size=config.samples, device=str(device),
+                              progress=False)  # fmt: skip
         paths = generate(pipe, [run], prompt, sample, out_dir / kind)
         images = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
         predicted = classify(oracles, images)
