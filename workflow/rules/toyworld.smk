@@ -51,3 +51,57 @@ rule toy_oracles:
         "../../environment.yml"
     script:
         "../scripts/toy_oracles.py"
+
+
+TOY_INPUTS = {
+    "model": "data/toy/base_model/model_index.json",
+    "oracles": expand("data/toy/oracles/{factor}.safetensors", factor=("shape", "style")),
+}
+
+
+rule toy_block_probe:
+    """Which attention blocks of the committed base model carry shape and which style (one-block LoRA probe)."""
+    input:
+        **TOY_INPUTS,
+    output:
+        table=under(TOYWORLD, "block_probe/block_table.csv"),
+        figure=under(TOYWORLD, "block_probe/blocks.png"),
+    params:
+        code=TOY_CODE,
+        tier="novel",
+        images=4,
+    threads: config["threads"]["train"]
+    resources:
+        **job_resources("train"),
+    log:
+        under(TOYWORLD, "logs/toy_block_probe.log"),
+    benchmark:
+        under(TOYWORLD, "benchmarks/toy_block_probe.tsv")
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/toy_probe.py"
+
+
+rule toy_rank_sweep:
+    """UnZipLoRA's oracle fidelity and leakage against LoRA rank and training steps on the committed base model."""
+    input:
+        **TOY_INPUTS,
+    output:
+        table=under(TOYWORLD, "rank_sweep/sweep_mean.csv"),
+        figure=under(TOYWORLD, "rank_sweep/sweep.png"),
+    params:
+        code=TOY_CODE,
+        tier="novel",
+        images=3,
+    threads: config["threads"]["train"]
+    resources:
+        **job_resources("train"),
+    log:
+        under(TOYWORLD, "logs/toy_rank_sweep.log"),
+    benchmark:
+        under(TOYWORLD, "benchmarks/toy_rank_sweep.tsv")
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/toy_probe.py"
