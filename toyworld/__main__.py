@@ -38,7 +38,9 @@ def main(argv=None) -> None:
     quality = sub.add_parser("quality", help="oracle-measured quality of a base model (JSON on stdout)")
     quality.add_argument("model", type=Path)
     quality.add_argument("--oracles", type=Path, required=True)
-    quality.add_argument("--per-pair", type=int, default=8)
+    quality.add_argument("--per-pair", type=int, help="samples per pair (default: toyworld.quality.Sampling's)")
+    quality.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: Sampling's)")
+    quality.add_argument("--sample-steps", type=int, help="denoising steps (default: Sampling's)")
     figures = sub.add_parser("figures", help="confusion-matrix PNGs from the oracle and base-model reports")
     figures.add_argument("data_dir", type=Path)
     probe = sub.add_parser("probe", help="one-block LoRA probe: which blocks carry shape and which style")
@@ -116,7 +118,8 @@ def _quality(args) -> None:
     from unziplora.records import resolve_device
 
     pipe = load_pipeline(str(args.model))
-    sampling = Sampling(per_pair=args.per_pair, seed=args.seed)
+    sampling = _overrides(Sampling(seed=args.seed), per_pair=args.per_pair, guidance_scale=args.guidance,
+                          steps=args.sample_steps)  # fmt: skip
     report = generation_quality(pipe, load_oracles(args.oracles), resolve_device(args.device), sampling)
     print(json.dumps(report))
     print(quality_summary(report), file=sys.stderr)
