@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from toyworld.basemodel import pretraining_captions
-from toyworld.benchmark import benchmark_images, tier_pairs
+from toyworld.benchmark import benchmark_images, spread, tier_pairs
 from toyworld.render import KNOWN_SHAPES, KNOWN_STYLES, pretraining_pairs
 
 
@@ -34,3 +34,12 @@ def test_benchmark_images_render_the_same_pixels_every_time():
 def test_an_unknown_tier_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown benchmark tier 'easy'; choose from: bind, novel"):
         benchmark_images("easy")
+
+
+def test_spread_picks_images_across_the_tier_and_refuses_impossible_counts():
+    novel = benchmark_images("novel")
+    picked = spread(novel, 4)
+    assert len(picked) == 4 and len({i.shape for i in picked}) == 3 and len({i.style for i in picked}) == 3
+    assert spread(novel, len(novel)) == novel
+    with pytest.raises(ValueError, match="asked for 10 benchmark images; the tier has 9"):
+        spread(novel, 10)

@@ -11,11 +11,10 @@ import torch
 
 from toyworld.basemodel import BaseModelShape, new_pipeline
 from toyworld.benchmark import benchmark_images
-from toyworld.build import load_oracles
+from toyworld.build import ORACLES, load_oracles
 from toyworld.probe import BASE, ProbeConfig, attention_blocks, block_table, probe_blocks, run_probe
 from toyworld.quality import Sampling
 
-ORACLES_FOR_TESTS = "/tmp/gpu_oracles"
 TINY = BaseModelShape(vae_channels=(16, 16, 16), unet_channels=(16, 32, 32), unet_heads=(1, 2, 2), text_width=16,
                       text_layers=1)  # fmt: skip
 
@@ -41,14 +40,12 @@ def test_a_probe_run_writes_one_row_per_image_and_block_and_leaves_the_unet_bare
     config = ProbeConfig(steps=2, samples=2, sampling=Sampling(steps=2))
     blocks = ["up_blocks.0.attentions.0", "up_blocks.0.attentions.1"]
     items = benchmark_images("novel")[:1]
-    rows = probe_blocks(tiny_pipe, items, load_oracles(ORACLES_FOR_TESTS), config, torch.device("cpu"), blocks, False)
+    rows = probe_blocks(tiny_pipe, items, load_oracles(ORACLES), config, torch.device("cpu"), blocks, False)
     assert [r["block"] for r in rows] == [BASE, *blocks]
     assert all(0 <= r[k] <= 1 for r in rows for k in ("shape_fidelity", "style_fidelity"))
     after = tiny_pipe.unet.state_dict()
     assert set(after) == set(before) and all(torch.equal(before[k], after[k]) for k in before)
-    table = run_probe(
-        tmp_path / "probe", tiny_pipe, items, load_oracles(ORACLES_FOR_TESTS), config, torch.device("cpu")
-    )
+    table = run_probe(tmp_path / "probe", tiny_pipe, items, load_oracles(ORACLES), config, torch.device("cpu"))
     written = pd.read_csv(tmp_path / "probe" / "block_table.csv")
     assert len(written) == len(table) == 1 + len(attention_blocks(tiny_pipe.unet))
     assert (tmp_path / "probe" / "blocks.png").stat().st_size > 0 and (tmp_path / "probe" / "probe.json").exists()
@@ -72,7 +69,7 @@ def test_a_sweep_point_trains_the_method_and_measures_fidelity_and_leakage(tiny_
     from toyworld.sweep import SweepConfig, sweep
 
     config = SweepConfig(ranks=(2,), steps=(6,), samples=1, sample_steps=2)
-    rows = sweep(tiny_pipe, benchmark_images("bind")[:1], load_oracles(ORACLES_FOR_TESTS), config, torch.device("cpu"),
+    rows = sweep(tiny_pipe, benchmark_images("bind")[:1], load_oracles(ORACLES), config, torch.device("cpu"),
                  tmp_path, progress=False)  # fmt: skip
     assert len(rows) == 1 and rows[0]["rank"] == 2 and rows[0]["steps"] == 6 and rows[0]["method"] == "unziplora"
     for key in ("content_fidelity", "style_leakage", "style_fidelity", "content_leakage", "joint_fidelity"):

@@ -48,7 +48,7 @@ def main(argv=None) -> None:
     probe.add_argument("--model", type=Path, default=Path("data/toy/base_model"))
     probe.add_argument("--oracles", type=Path, default=Path("data/toy/oracles"))
     probe.add_argument("--tier", default="novel", choices=("bind", "novel"))
-    probe.add_argument("--images", type=int, default=4, help="the first N images of the tier")
+    probe.add_argument("--images", type=int, default=4, help="N images spread over the tier")
     probe.add_argument("--steps", type=int, default=300)
     probe.add_argument("--rank", type=int, default=8)
     grid = sub.add_parser("sweep", help="fidelity and leakage against LoRA rank and training steps")
@@ -57,9 +57,9 @@ def main(argv=None) -> None:
     grid.add_argument("--oracles", type=Path, default=Path("data/toy/oracles"))
     grid.add_argument("--method", default="unziplora")
     grid.add_argument("--tier", default="novel", choices=("bind", "novel"))
-    grid.add_argument("--images", type=int, default=3, help="the first N images of the tier")
-    grid.add_argument("--ranks", default="4,8,16,64")
-    grid.add_argument("--steps", default="100,200,400,800")
+    grid.add_argument("--images", type=int, default=2, help="N images spread over the tier")
+    grid.add_argument("--ranks", help="comma-separated (default: SweepConfig's)")
+    grid.add_argument("--steps", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--lr", type=float, help="LoRA learning rate (default: the method's)")
     for p in (base, oracles, quality, probe, grid):
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
@@ -126,13 +126,13 @@ def _quality(args) -> None:
 
 
 def _probe(args) -> None:
-    from toyworld.benchmark import benchmark_images
+    from toyworld.benchmark import benchmark_images, spread
     from toyworld.build import load_oracles
     from toyworld.probe import ProbeConfig, run_probe
     from unziplora.pipelines import load_pipeline
     from unziplora.records import resolve_device
 
-    items = benchmark_images(args.tier)[: args.images]
+    items = spread(benchmark_images(args.tier), args.images)
     config = ProbeConfig(steps=args.steps, rank=args.rank, seed=args.seed)
     pipe = load_pipeline(str(args.model))
     for row in run_probe(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):
@@ -140,18 +140,18 @@ def _probe(args) -> None:
 
 
 def _sweep(args) -> None:
-    from toyworld.benchmark import benchmark_images
+    from toyworld.benchmark import benchmark_images, spread
     from toyworld.build import load_oracles
     from toyworld.sweep import SweepConfig, run_sweep
     from unziplora.pipelines import load_pipeline
     from unziplora.records import resolve_device
 
-    def ints(text: str) -> tuple[int, ...]:
-        return tuple(int(v) for v in text.split(","))
+    def ints(text: str | None) -> tuple[int, ...] | None:
+        return tuple(int(v) for v in text.split(",")) if text else None
 
-    config = SweepConfig(method=args.method, ranks=ints(args.ranks), steps=ints(args.steps), lr=args.lr,
-                         seed=args.seed)  # fmt: skip
-    items = benchmark_images(args.tier)[: args.images]
+    config = _overrides(SweepConfig(method=args.method, lr=args.lr, seed=args.seed), ranks=ints(args.ranks),
+                        steps=ints(args.steps))  # fmt: skip
+    items = spread(benchmark_images(args.tier), args.images)
     pipe = load_pipeline(str(args.model))
     for row in run_sweep(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):
         print(f"rank {row['rank']:3d} steps {row['steps']:4d}: content {row['content_fidelity']:.2f} "
@@ -167,6 +167,7 @@ def _figures(args) -> None:
 
 COMMANDS = {
     "probe": _probe,
+    "sweep": _sweep,
     "figures": _figures,
     "atlas": _atlas,
     "base-model": _base_model,

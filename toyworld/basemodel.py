@@ -32,8 +32,8 @@ class BaseModelShape:
     """Widths of the toy pipeline's parts (the architecture, not the training)."""
 
     vae_channels: tuple[int, ...] = (32, 64, 64)  # 3 blocks: 4× downsampling, 64 px → 16×16×4 latents
-    unet_channels: tuple[int, ...] = (64, 128, 192)
-    unet_heads: tuple[int, ...] = (2, 4, 6)  # SDXL's "attention_head_dim" (really the number of heads)
+    unet_channels: tuple[int, ...] = (32, 64, 64)  # 2.7 M parameters: ~85 images/s of training on 2 CPU cores
+    unet_heads: tuple[int, ...] = (1, 2, 2)  # SDXL's "attention_head_dim" (really the number of heads)
     text_width: int = 64  # each text encoder; the UNet's cross-attention width is twice that (SDXL: 768 + 1280)
     text_layers: int = 2
 

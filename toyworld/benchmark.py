@@ -51,3 +51,10 @@ def benchmark_images(tier: str | None = None, per_pair: int = 1) -> list[Benchma
                 seed = BENCHMARK_SEEDS + 10**5 * TIERS.index(t) + 100 * k + n  # unique while per_pair < 100
                 images.append(BenchmarkImage(f"{t}_{shape}_{style}_{n}", t, shape, style, seed))
     return images
+
+
+def spread(items: list[BenchmarkImage], n: int) -> list[BenchmarkImage]:
+    """`n` of `items` evenly spaced (so a few images cover several shapes and styles, not one shape's row)."""
+    if not 1 <= n <= len(items):
+        raise ValueError(f"asked for {n} benchmark images; the tier has {len(items)}")
+    return [items[i * len(items) // n] for i in range(n)]

@@ -44,12 +44,15 @@ class Pretraining:
     vae_crop: int = 32
     vae_lr: float = 2e-3
     kl_weight: float = 1e-6
-    unet_steps: int = 4000
-    unet_batch_size: int = 64
-    unet_lr: float = 1e-3
+    # Measured on 2 CPU cores (README): at equal wall time, batch 32 at lr 2e-3 beat batch 64 at 1e-3, 2e-3 and 3e-3
+    # (held-out denoising loss after ~3 min); 7500 steps of 32 (~0.31 s each) leave ~10 minutes of the hour spare.
+    unet_steps: int = 7500
+    unet_batch_size: int = 32
+    unet_lr: float = 2e-3
     warmup_steps: int = 200
     ema_decay: float = 0.999
     min_snr_gamma: float = 5.0
+    importance_timesteps: bool = True  # draw t in proportion to its min-SNR weight (see train_unet)
     caption_weights: dict = field(
         default_factory=lambda: {"full": 0.6, "shape": 0.1, "style": 0.1, "image_style": 0.1, "empty": 0.1}
     )
@@ -152,6 +155,9 @@ def train_unet(
     alphas = noise_schedule.alphas_cumprod.to(device)
     snr = alphas / (1 - alphas)
     weight = torch.clamp(snr, max=config.min_snr_gamma) / snr  # min-SNR-γ for epsilon prediction
+    # Drawing t in proportion to its weight (and not weighting the loss) is the same objective up to the constant
+    # weight.mean(), without spending steps on low-noise timesteps whose weight is nearly zero (~15% of them).
+    t_probs = (weight if config.importance_timesteps else torch.ones_like(weight)).cpu()
     unet = pipe.unet.to(device).train()
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=config.unet_lr, weight_decay=1e-2)
@@ -164,13 +170,17 @@ def train_unet(
         rows = torch.tensor([index_of[caption(*pairs[i], k)] for i, k in zip(index, kinds, strict=True)])
         eps = torch.randn(mean[index].shape, generator=gen)
         x0 = (mean[index] + std[index] * torch.randn(mean[index].shape, generator=gen)) * scale
-        t = torch.randint(0, len(alphas), (config.unet_batch_size,), generator=gen)
+        t = torch.multinomial(t_probs, config.unet_batch_size, replacement=True, generator=gen)
         x0, eps, t, rows = x0.to(device), eps.to(device), t.to(device), rows.to(device)
         a = alphas[t].view(-1, 1, 1, 1)
         noisy = a.sqrt() * x0 + (1 - a).sqrt() * eps
         cond = {"text_embeds": pooled[rows], "time_ids": time_ids}
         prediction = unet(noisy, t, embeds[rows], added_cond_kwargs=cond).sample
-        loss = (weight[t] * ((prediction - eps) ** 2).mean(dim=(1, 2, 3))).mean()
+        per_sample = ((prediction - eps) ** 2).mean(dim=(1, 2, 3))
+        if config.importance_timesteps:
+            loss = weight.mean() * per_sample.mean()
+        else:
+            loss = (weight[t] * per_sample).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)

@@ -33,7 +33,7 @@ class SweepConfig:
 
     method: str = "unziplora"
     ranks: tuple[int, ...] = (4, 8, 16, 64)
-    steps: tuple[int, ...] = (100, 200, 400, 800)
+    steps: tuple[int, ...] = (150, 300, 600)  # 600: UnZipLoRA's own step count
     lr: float | None = None  # None: the method's own learning rate
     samples: int = 4
     sample_steps: int = 25

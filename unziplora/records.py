@@ -60,6 +60,8 @@ def peak_memory(device: torch.device) -> dict:
 
 def loss_summary(losses: list[float]) -> dict:
     """First/last/min/max and the means of the first and last tenth of a loss curve, plus the curve itself."""
+    if not losses:  # nothing trained (e.g. a VAE-only base model: --unet-steps 0)
+        return {"curve": []}
     tenth = max(1, len(losses) // 10)
     return {
         "first": losses[0],

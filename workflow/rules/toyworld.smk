@@ -7,6 +7,12 @@ TOYWORLD = "results/toyworld"
 TOY_CODE = code_hash("toyworld/*.py", "metrics/oracle.py", "unziplora/tiny.py", "unziplora/records.py")
 
 
+def toy_resources(runtime, mem_mb):
+    """A toy-world job's request: the train stage's device, its own time (minutes, measured on 2 CPU cores with
+    margin) and memory; these jobs are longer than a toy training run."""
+    return {**job_resources("train"), "runtime": runtime, "mem_mb": mem_mb}
+
+
 rule toy_base_model:
     """Pretrain the toy base model from scratch and measure it with the committed oracles."""
     input:
@@ -17,9 +23,9 @@ rule toy_base_model:
     params:
         code=TOY_CODE,
         seed=0,
-    threads: config["threads"]["train"]
+    threads: workflow.cores  # one long job: every core Snakemake was given
     resources:
-        **job_resources("train"),
+        **toy_resources(runtime=90, mem_mb=8000),
     log:
         under(TOYWORLD, "logs/toy_base_model.log"),
     benchmark:
@@ -40,9 +46,9 @@ rule toy_oracles:
     params:
         code=TOY_CODE,
         seed=0,
-    threads: config["threads"]["train"]
+    threads: workflow.cores  # one long job: every core Snakemake was given
     resources:
-        **job_resources("train"),
+        **toy_resources(runtime=30, mem_mb=8000),
     log:
         under(TOYWORLD, "logs/toy_oracles.log"),
     benchmark:
@@ -70,9 +76,9 @@ rule toy_block_probe:
         code=TOY_CODE,
         tier="novel",
         images=4,
-    threads: config["threads"]["train"]
+    threads: workflow.cores  # one long job: every core Snakemake was given
     resources:
-        **job_resources("train"),
+        **toy_resources(runtime=60, mem_mb=4000),
     log:
         under(TOYWORLD, "logs/toy_block_probe.log"),
     benchmark:
@@ -93,10 +99,10 @@ rule toy_rank_sweep:
     params:
         code=TOY_CODE,
         tier="novel",
-        images=3,
-    threads: config["threads"]["train"]
+        images=2,
+    threads: workflow.cores  # one long job: every core Snakemake was given
     resources:
-        **job_resources("train"),
+        **toy_resources(runtime=120, mem_mb=4000),
     log:
         under(TOYWORLD, "logs/toy_rank_sweep.log"),
     benchmark:

@@ -6,12 +6,16 @@ Scripts are adapters: they read `snakemake.input/output/params/config` and call 
 from __future__ import annotations
 
 import atexit
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from unziplora.devices import claim_gpus
+# A job's progress bars go to its log file: one update every 30 s there, not ten a second (read when tqdm loads).
+os.environ.setdefault("TQDM_MININTERVAL", "30")
+
+from unziplora.devices import claim_gpus  # noqa: E402
 
 _held = []  # this job's device slots (a lock file closed by garbage collection would free the device early)
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from _common import start
 
-from toyworld.benchmark import benchmark_images
+from toyworld.benchmark import benchmark_images, spread
 from toyworld.build import load_oracles
 from toyworld.probe import ProbeConfig, run_probe
 from toyworld.sweep import SweepConfig, run_sweep
@@ -16,7 +16,7 @@ config = start(snakemake)
 params = snakemake.params
 pipe = load_pipeline(str(Path(snakemake.input.model).parent))
 oracles = load_oracles(Path(snakemake.input.oracles[0]).parent)
-items = benchmark_images(params.tier)[: params.images]
+items = spread(benchmark_images(params.tier), params.images)
 out, device = Path(snakemake.output.table).parent, resolve_device(config["device"])
 if snakemake.rule == "toy_block_probe":
     rows = run_probe(out, pipe, items, oracles, ProbeConfig(), device)
