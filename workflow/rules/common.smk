@@ -226,6 +226,12 @@ def job_resources(stage):
     return {"gpu": 0 if stage == "light" else GPU, **config["resources"][stage]}
 
 
+def toy_resources(runtime, mem_mb):
+    """A toy-world job's request (workflow/rules/toyworld.smk): the train stage's device, its own time (minutes,
+    measured on 2 CPU cores, with margin) and memory; these jobs are longer than a toy training run."""
+    return {**job_resources("train"), "runtime": runtime, "mem_mb": mem_mb}
+
+
 STAGES = ("train", "sample", "score", "light")
 if workflow.local_exec and "gpu" not in workflow.global_resources and any(job_resources(s)["gpu"] for s in STAGES):
     # Snakemake's gpu resource is a counter that caps concurrent GPU jobs; by default, one job per visible device

@@ -7,11 +7,6 @@ TOYWORLD = "results/toyworld"
 TOY_CODE = code_hash("toyworld/*.py", "metrics/oracle.py", "unziplora/tiny.py", "unziplora/records.py")
 
 
-def toy_resources(runtime, mem_mb):
-    """A toy-world job's request: the train stage's device, its own time (minutes, measured on 2 CPU cores with
-    margin) and memory; these jobs are longer than a toy training run."""
-    return {**job_resources("train"), "runtime": runtime, "mem_mb": mem_mb}
-
 
 rule toy_base_model:
     """Pretrain the toy base model from scratch and measure it with the committed oracles."""
@@ -23,7 +18,7 @@ rule toy_base_model:
     params:
         code=TOY_CODE,
         seed=0,
-    threads: workflow.cores  # one long job: every core Snakemake was given
+    threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
         **toy_resources(runtime=90, mem_mb=8000),
     log:
@@ -46,7 +41,7 @@ rule toy_oracles:
     params:
         code=TOY_CODE,
         seed=0,
-    threads: workflow.cores  # one long job: every core Snakemake was given
+    threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
         **toy_resources(runtime=30, mem_mb=8000),
     log:
@@ -76,7 +71,7 @@ rule toy_block_probe:
         code=TOY_CODE,
         tier="novel",
         images=4,
-    threads: workflow.cores  # one long job: every core Snakemake was given
+    threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
         **toy_resources(runtime=60, mem_mb=4000),
     log:
@@ -100,7 +95,7 @@ rule toy_rank_sweep:
         code=TOY_CODE,
         tier="novel",
         images=2,
-    threads: workflow.cores  # one long job: every core Snakemake was given
+    threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
         **toy_resources(runtime=120, mem_mb=4000),
     log:
