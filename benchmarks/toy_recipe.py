@@ -16,10 +16,18 @@ import json
 
 import numpy as np
 import torch
-from diffusers import DDPMScheduler, StableDiffusionXLPipeline
+from diffusers import StableDiffusionXLPipeline
 
 from toyworld.basemodel import caption, new_unet
-from toyworld.pretrain import TIME_IDS, Pretraining, encode_captions, encode_images, render_pretraining_set, train_unet
+from toyworld.pretrain import (
+    TIME_IDS,
+    Pretraining,
+    encode_captions,
+    encode_images,
+    min_snr_weights,
+    render_pretraining_set,
+    train_unet,
+)
 from unziplora.pipelines import load_pipeline
 
 CPU = torch.device("cpu")
@@ -32,9 +40,8 @@ def held_out_loss(pipe, unet, n: int = 512, seed: int = 7) -> dict[str, float]:
     x0 = encode_images(pipe.vae, images, CPU)[0] * pipe.vae.config.scaling_factor
     eps = torch.randn(x0.shape, generator=torch.Generator().manual_seed(seed))
     t = torch.linspace(0, 999, n).long()
-    alphas = DDPMScheduler.from_config(pipe.scheduler.config).alphas_cumprod
-    snr = alphas / (1 - alphas)
-    weight = (torch.clamp(snr, max=5) / snr)[t]
+    alphas, weight = min_snr_weights(pipe.scheduler.config, Pretraining.min_snr_gamma)
+    weight = weight[t]
     noisy = alphas[t].sqrt().view(-1, 1, 1, 1) * x0 + (1 - alphas[t]).sqrt().view(-1, 1, 1, 1) * eps
     texts = sorted({caption(s, t_, "full") for s, t_ in pairs})
     embeds, pooled = encode_captions(pipe, texts, CPU)

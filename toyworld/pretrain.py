@@ -140,6 +140,14 @@ def encode_captions(pipe: StableDiffusionXLPipeline, texts: list[str], device: t
     return torch.stack(embeds), torch.stack(pooled)
 
 
+def min_snr_weights(scheduler_config, gamma: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training noise schedule's cumulative alphas and the min-SNR-γ loss weight of every timestep (epsilon
+    prediction: min(SNR, γ) / SNR)."""
+    alphas = DDPMScheduler.from_config(scheduler_config).alphas_cumprod
+    snr = alphas / (1 - alphas)
+    return alphas, torch.clamp(snr, max=gamma) / snr
+
+
 def train_unet(
     pipe, latents, pairs, config: Pretraining, device: torch.device, progress: bool = True, on_checkpoint=None
 ):
@@ -152,10 +160,8 @@ def train_unet(
     index_of = {text: i for i, text in enumerate(texts)}
     embeds, pooled = encode_captions(pipe, texts, device)
     embeds, pooled = embeds.to(device), pooled.to(device)
-    noise_schedule = DDPMScheduler.from_config(pipe.scheduler.config)
-    alphas = noise_schedule.alphas_cumprod.to(device)
-    snr = alphas / (1 - alphas)
-    weight = torch.clamp(snr, max=config.min_snr_gamma) / snr  # min-SNR-γ for epsilon prediction
+    alphas, weight = min_snr_weights(pipe.scheduler.config, config.min_snr_gamma)
+    alphas, weight = alphas.to(device), weight.to(device)
     # Drawing t in proportion to its weight (and not weighting the loss) is the same objective up to the constant
     # weight.mean(), without spending steps on low-noise timesteps whose weight is nearly zero (~15% of them).
     t_probs = (weight if config.importance_timesteps else torch.ones_like(weight)).cpu()

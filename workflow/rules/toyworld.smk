@@ -7,7 +7,6 @@ TOYWORLD = "results/toyworld"
 TOY_CODE = code_hash("toyworld/*.py", "metrics/oracle.py", "unziplora/tiny.py", "unziplora/records.py")
 
 
-
 rule toy_base_model:
     """Pretrain the toy base model from scratch and measure it with the committed oracles."""
     input:
