@@ -2,6 +2,8 @@
 # these targets write fresh ones under results/toyworld/ for comparison (copy them over data/toy/ to adopt them).
 #   snakemake --cores all toy_base_model      # < 1 h on 2 CPU cores; its log is committed as data/toy/base_model.log
 #   snakemake --cores all toy_oracles         # on renders and on the committed base model's VAE reconstructions
+#   snakemake --cores all toy_block_probe     # which blocks carry shape / style, on both tiers (data/toy/block_probe/)
+#   snakemake --cores all toy_rank_sweep      # UnZipLoRA's fidelity and leakage over rank × steps (data/toy/rank_sweep/)
 
 TOYWORLD = "results/toyworld"
 TOY_CODE = code_hash("toyworld/*.py", "metrics/oracle.py", "unziplora/tiny.py", "unziplora/records.py")
@@ -60,23 +62,31 @@ TOY_INPUTS = {
 
 
 rule toy_block_probe:
+    """The one-block LoRA probe on both benchmark tiers (bind: known factors to bind; novel: factors to learn)."""
+    input:
+        expand(under(TOYWORLD, "block_probe/{tier}/block_table.csv"), tier=("bind", "novel")),
+
+
+rule toy_block_probe_tier:
     """Which attention blocks of the committed base model carry shape and which style (one-block LoRA probe)."""
     input:
         **TOY_INPUTS,
     output:
-        table=under(TOYWORLD, "block_probe/block_table.csv"),
-        figure=under(TOYWORLD, "block_probe/blocks.png"),
+        table=under(TOYWORLD, "block_probe/{tier}/block_table.csv"),
+        figure=under(TOYWORLD, "block_probe/{tier}/blocks.png"),
+    wildcard_constraints:
+        tier="bind|novel",
     params:
         code=TOY_CODE,
-        tier="novel",
+        tier=lambda wildcards: wildcards.tier,
         images=4,
     threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
         **toy_resources(runtime=60, mem_mb=4000),
     log:
-        under(TOYWORLD, "logs/toy_block_probe.log"),
+        under(TOYWORLD, "logs/toy_block_probe_{tier}.log"),
     benchmark:
-        under(TOYWORLD, "benchmarks/toy_block_probe.tsv")
+        under(TOYWORLD, "benchmarks/toy_block_probe_{tier}.tsv")
     conda:
         "../../environment.yml"
     script:
