@@ -6,7 +6,7 @@ Known shapes × known styles minus the held-out pairs, seeded renders, every dra
     pipe, record = pretrain_unet(pipe, data, record, config, device)
     pipe.save_pretrained("data/toy/base_model")
 
-What keeps it near an hour on two CPU cores (issue 11's budget; the README has the measured times): the VAE trains
+What keeps it under an hour on two CPU cores (issue 11's budget; the README has the measured times): the VAE trains
 on 32-px crops (it is fully convolutional, so a crop teaches the same filters at a quarter of the cost); every image
 is encoded once and every caption once, so a UNet step touches neither the VAE nor the text encoders; min-SNR
 weights drawn as timestep importance and an EMA of the weights get the most out of a few thousand steps.
@@ -54,7 +54,7 @@ class Pretraining:
     warmup_steps: int = 200
     ema_decay: float = 0.999
     min_snr_gamma: float = 5.0
-    offset_noise: float = 0.1  # std of a per-sample, per-channel constant added to the noise (see train_unet)
+    offset_noise: float = 0.1  # std of a per-sample, per-channel constant added to the noise (see training_noise)
     importance_timesteps: bool = True  # draw t in proportion to its min-SNR weight (see train_unet)
     caption_weights: dict = field(
         default_factory=lambda: {"full": 0.6, "shape": 0.1, "style": 0.1, "image_style": 0.1, "empty": 0.1}
