@@ -25,11 +25,14 @@ def under(name: str, prefix: str) -> bool:
     return name == prefix or name.startswith(prefix + ".")
 
 
-def block_group(name: str) -> BlockGroup:
-    """Block group of a module name: 'content'-sensitive, 'style'-sensitive, or 'shared' (everything else)."""
-    if any(under(name, p) for p in CONTENT_SENSITIVE):
+def block_group(
+    name: str, content: Iterable[str] = CONTENT_SENSITIVE, style: Iterable[str] = STYLE_SENSITIVE
+) -> BlockGroup:
+    """Block group of a module name: 'content'-sensitive, 'style'-sensitive, or 'shared' (everything else).
+    `content` and `style` are the sensitive blocks' prefixes (default: SDXL's, above); content wins an overlap."""
+    if any(under(name, p) for p in content):
         return "content"
-    if any(under(name, p) for p in STYLE_SENSITIVE):
+    if any(under(name, p) for p in style):
         return "style"
     return "shared"
 
@@ -52,3 +55,9 @@ def lora_target_names(module_names: Iterable[str], blocks: Iterable[str] = ()) -
     """The LoRA-target linears among `module_names` (e.g. `[n for n, _ in unet.named_modules()]`), in order."""
     blocks = tuple(blocks)
     return [n for n in module_names if is_lora_target(n, blocks)]
+
+
+def unmatched_blocks(module_names: Iterable[str], blocks: Iterable[str]) -> list[str]:
+    """The prefixes of `blocks` that hold no LoRA-target linear among `module_names` (a misspelt block name)."""
+    targets = lora_target_names(module_names)
+    return [b for b in blocks if not any(under(n, b) for n in targets)]

@@ -86,6 +86,11 @@ class TrainConfig:
     column_tie_break: bool = False
     content_first: bool = True
     orthogonality_weight: float = 0.5
+    # Block rule (methods with one: unziplora's block separation, blora's two blocks): module-name prefixes of the
+    # blocks that carry content and style. Empty = the method's own, i.e. SDXL's (unziplora.methods); a base model
+    # with other weights sets what a probe measured on it (the toy world: data/toy/block_probe).
+    content_blocks: tuple[str, ...] = ()
+    style_blocks: tuple[str, ...] = ()
     # Precision and memory: "auto" = bf16 autocast on CUDA (fp32 LoRA parameters), fp32 on CPU.
     mixed_precision: Literal["auto", "no", "bf16"] = "auto"
     gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
@@ -102,6 +107,16 @@ class TrainConfig:
         if self.resolution < 8 or self.resolution % 8:
             raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
         self.adam_betas = tuple(self.adam_betas)
+        self.content_blocks, self.style_blocks = tuple(self.content_blocks), tuple(self.style_blocks)
+        if self.content_blocks or self.style_blocks:
+            self.method_spec()  # a method without a block rule refuses them here, with the methods that have one
+
+    def method_spec(self):
+        """The registry entry of `method`, with this config's content/style blocks where they are set."""
+        spec = get_method(self.method)
+        if self.content_blocks or self.style_blocks:
+            spec = spec.with_blocks(self.content_blocks, self.style_blocks)
+        return spec
 
     def to_dict(self, column_separation: bool = True) -> dict:
         """Plain-JSON view of the config, for run records. `column_separation=False` leaves out the options only

@@ -6,8 +6,10 @@ Keys are the workflow's wildcard values (`results/{method}/{image}/...`). No tor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
+
+from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, under
 
 #: B-LoRA's two blocks (spec §3): the content block and the style block of SDXL's first up-block.
 BLORA_CONTENT_BLOCK = "up_blocks.0.attentions.0"
@@ -27,8 +29,10 @@ class MethodSpec:
     independent_runs: one training run per adapter, each on its own prompt (DreamBooth-LoRA: two runs per image).
     prompt: what the UNet's text input reads during training: "combined" (the three-prompt template's combined
         prompt), "own" (each adapter's own prompt: content/style; needs independent runs) or "token" ("A <token>").
-    split: output file name → block prefix, for one-LoRA methods whose single LoRA is cut into content and style
+    split: output file name → block prefix(es), for one-LoRA methods whose single LoRA is cut into content and style
         files by block (B-LoRA). Empty: each adapter is its own file.
+    content_blocks, style_blocks: block separation's sensitive blocks (module-name prefixes): in the content ones
+        the content LoRA trains every column, in the style ones the style LoRA (unziplora.lora.columns).
     defaults: the method's own training settings (TrainConfig fields: steps, lr, init), applied by
         `TrainConfig.for_method`, so a baseline runs and records its authors' settings, not UnZipLoRA's.
     No adapters at all = the bare base model (no training, no LoRA files).
@@ -44,7 +48,9 @@ class MethodSpec:
     target_blocks: tuple[str, ...] = ()
     independent_runs: bool = False
     prompt: Literal["combined", "own", "token"] = "combined"
-    split: dict[str, str] = field(default_factory=dict)
+    split: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
+    content_blocks: tuple[str, ...] = ()
+    style_blocks: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -63,9 +69,40 @@ class MethodSpec:
         """Names (without `.safetensors`) of the plain LoRA files a run writes: content and style for all methods."""
         return tuple(self.split) if self.split else self.adapters
 
+    @property
+    def uses_blocks(self) -> bool:
+        """Whether the method has a block rule (which blocks hold content, which style) that a user may change."""
+        return self.block_separation or bool(self.split)
+
+    def blocks(self) -> dict[str, tuple[str, ...]]:
+        """The block rule as {"content": prefixes, "style": prefixes}; empty for methods without one."""
+        if self.split:
+            return {name: _prefixes(self.split[name]) for name in ("content", "style")}
+        if self.block_separation:
+            return {"content": self.content_blocks, "style": self.style_blocks}
+        return {}
+
+    def with_blocks(self, content: tuple[str, ...] = (), style: tuple[str, ...] = ()) -> MethodSpec:
+        """This method with other content and/or style blocks (empty = keep its own): e.g. the blocks a probe
+        measured on a base model other than SDXL. B-LoRA trains and splits on them; UnZipLoRA relaxes columns."""
+        if not self.uses_blocks:
+            users = ", ".join(k for k, m in METHODS.items() if m.uses_blocks)
+            raise ValueError(
+                f"method {self.key!r} has no block rule, so content/style blocks do not apply; they apply to: {users}"
+            )
+        own = self.blocks()
+        content, style = tuple(content) or own["content"], tuple(style) or own["style"]
+        if any(under(c, s) or under(s, c) for c in content for s in style):
+            raise ValueError(f"content blocks {list(content)} and style blocks {list(style)} overlap; pick disjoint")
+        if self.split:
+            return replace(self, target_blocks=(*content, *style), split={"content": content, "style": style})
+        return replace(self, content_blocks=content, style_blocks=style)
+
     def __post_init__(self) -> None:
         if self.block_separation and not self.column_separation:
             raise ValueError(f"method {self.key!r}: block separation needs column separation (it relaxes masks)")
+        if self.block_separation and not (self.content_blocks and self.style_blocks):
+            raise ValueError(f"method {self.key!r}: block separation needs content_blocks and style_blocks")
         if self.separate_prompts and not {"content", "style"} <= set(self.adapters):
             raise ValueError(f"method {self.key!r}: prompt separation needs a 'content' and a 'style' LoRA")
         if (self.prompt == "own") != self.independent_runs:
@@ -106,6 +143,8 @@ METHODS: dict[str, MethodSpec] = {
             separate_prompts=True,
             column_separation=True,
             block_separation=True,
+            content_blocks=CONTENT_SENSITIVE,
+            style_blocks=STYLE_SENSITIVE,
         ),
         MethodSpec(
             key="dreambooth_lora",
@@ -136,6 +175,10 @@ METHODS: dict[str, MethodSpec] = {
         ),
     )
 }
+
+
+def _prefixes(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def trained_methods() -> list[str]:

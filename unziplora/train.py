@@ -20,6 +20,7 @@ from diffusers import DDPMScheduler, StableDiffusionXLPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
+from unziplora.blocks import unmatched_blocks
 from unziplora.conditioning import Conditioning, encode_conditioning
 from unziplora.config import PromptSet, TrainConfig
 from unziplora.images import image_tensor, load_image
@@ -27,7 +28,7 @@ from unziplora.lora.adapters import add_adapters, lora_layers, lora_parameters
 from unziplora.lora.columns import ColumnSeparation
 from unziplora.lora.io import adapter_state_dict, save_lora, save_tensors, split_by_block
 from unziplora.lora.processor import SEPARATED_INPUTS, install_separation
-from unziplora.methods import MethodSpec, get_method
+from unziplora.methods import MethodSpec
 from unziplora.records import (
     device_name,
     loss_summary,
@@ -52,6 +53,17 @@ def training_prompts(spec: MethodSpec, prompts: PromptSet) -> dict[str, str]:
     return {"combined": prompts.combined, "content": prompts.content, "style": prompts.style}
 
 
+def check_block_rule(spec: MethodSpec, module_names: list[str]) -> None:
+    """Refuse a block rule with a block that holds no attention module of this UNet (a misspelt name)."""
+    for kind, prefixes in spec.blocks().items():
+        missing = unmatched_blocks(module_names, prefixes)
+        if missing:
+            raise ValueError(
+                f"{kind} block {missing[0]!r} of method {spec.key!r} holds no attention module of this UNet; "
+                "use block names like up_blocks.0.attentions.0 (see unziplora.blocks)"
+            )
+
+
 def run_plan(spec: MethodSpec) -> list[tuple[tuple[str, ...], str]]:
     """(adapters trained together, name of the prompt the UNet reads) per training run of one image."""
     if spec.independent_runs:
@@ -73,7 +85,7 @@ def train(
     pipeline's UNet is trained in place and restored (adapters, hooks and processors removed) before returning,
     also on failure. The base model (`base`) trains nothing and writes only `run.json`.
     """
-    spec = get_method(config.method)
+    spec = config.method_spec()
     device = resolve_device(config.device)
     if getattr(pipe.unet, "peft_config", None):
         raise ValueError("the pipeline's UNet already carries LoRA adapters; pass a pipeline without LoRAs")
@@ -104,7 +116,7 @@ def fit(
     run a single-LoRA DreamBooth script would make. `extra` (prompts, image) joins the run record. `spec` trains a
     method that is not in the registry (e.g. the toy world's one-block probe) instead of `config.method`'s.
     """
-    spec = spec or get_method(config.method)
+    spec = spec or config.method_spec()
     if not spec.trains:
         raise ValueError(f"method {spec.key!r} trains nothing; use `train` for its record, or pick a trained method")
     extra = dict(extra or {})
@@ -115,6 +127,7 @@ def fit(
     )
     if getattr(unet, "peft_config", None):
         raise ValueError("the UNet already carries LoRA adapters; pass one without LoRAs")
+    check_block_rule(spec, [n for n, _ in unet.named_modules()])
     t0 = time.perf_counter()
     original_processors = unet.attn_processors
     original_placement = (unet.device, unet.dtype)
@@ -140,6 +153,7 @@ def fit(
                         unet,
                         total_steps=config.steps,
                         block_separation=spec.block_separation,
+                        blocks=spec.blocks() or None,
                         ratio=config.column_ratio,
                         rounds=config.column_rounds,
                         threshold=config.cone_threshold,
@@ -186,6 +200,7 @@ def fit(
             "config": config.to_dict(column_separation=spec.column_separation),
             "seed": config.seed,
             "blocks": list(spec.target_blocks) or "all attention modules",
+            "block_rule": {k: list(v) for k, v in spec.blocks().items()},
             "device": {"type": device.type, "name": device_name(device)},
             "precision": "bf16 autocast, fp32 LoRA" if bf16 else "fp32",
             "gradient_checkpointing": checkpointing,

@@ -41,6 +41,7 @@ class ColumnSeparation:
     backward pass (`after_backward`): at step ≡ 0 (mod P) masks switch off (all columns train) and mergers do
     not move; at step ≡ 1 the Cone scores of that unmasked step pick new columns, masks switch back on; on all
     other steps mergers learn only where the two masks overlap. Masks only grow.
+    `blocks` ({"content": prefixes, "style": prefixes}) names block separation's sensitive blocks (default: SDXL's).
     """
 
     def __init__(
@@ -48,6 +49,7 @@ class ColumnSeparation:
         unet: torch.nn.Module,
         total_steps: int,
         block_separation: bool,
+        blocks: dict[str, tuple[str, ...]] | None = None,
         ratio: float = 0.1,
         rounds: int = 3,
         threshold: float = 1e-5,
@@ -69,7 +71,7 @@ class ColumnSeparation:
         self.states: dict[tuple[str, str], ColumnState] = {}
         self._hooks = []
         for name, layer in self.layers.items():
-            group = block_group(name) if block_separation else "shared"
+            group = block_group(name, **(blocks or {})) if block_separation else "shared"
             for adapter in PAIR:
                 out = layer.lora_B[adapter].weight.shape[0]
                 device = layer.lora_B[adapter].weight.device

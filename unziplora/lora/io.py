@@ -37,13 +37,14 @@ def adapter_state_dict(unet: torch.nn.Module, adapter: str, gate: Gate | None = 
     return state
 
 
-def split_by_block(state: dict, split: dict[str, str]) -> dict[str, dict]:
-    """Cut one LoRA's state dict into files by block: `split` maps file name → module-name prefix (B-LoRA:
-    content = `up_blocks.0.attentions.0`, style = `.1`). Every module must fall in exactly one block."""
+def split_by_block(state: dict, split: dict[str, str | tuple[str, ...]]) -> dict[str, dict]:
+    """Cut one LoRA's state dict into files by block: `split` maps file name → module-name prefix or prefixes
+    (B-LoRA: content = `up_blocks.0.attentions.0`, style = `.1`). Every module must fall in exactly one file."""
     out: dict[str, dict] = {name: {} for name in split}
+    prefixes = {name: (p,) if isinstance(p, str) else tuple(p) for name, p in split.items()}
     for key, value in state.items():
         module = key.rsplit(".lora_", 1)[0]
-        owners = [name for name, prefix in split.items() if under(module, prefix)]
+        owners = [name for name, ps in prefixes.items() if any(under(module, p) for p in ps)]
         if len(owners) != 1:
             raise ValueError(f"LoRA module {module} lies in {len(owners)} of the blocks {list(split.values())}")
         out[owners[0]][key] = value

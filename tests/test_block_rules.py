@@ -1,0 +1,73 @@
+"""Block rules as settings: UnZipLoRA's sensitive blocks and B-LoRA's two blocks can be moved to the blocks a probe
+measured on a base model other than SDXL (the toy world), with SDXL's names as the default."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from safetensors import safe_open
+
+from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, block_group, under
+from unziplora.config import TrainConfig
+from unziplora.lora.adapters import add_adapters
+from unziplora.lora.columns import ColumnSeparation
+from unziplora.methods import BLORA_CONTENT_BLOCK, BLORA_STYLE_BLOCK, get_method
+from unziplora.train import train
+
+CONTENT = ("up_blocks.0.attentions.0",)
+STYLE = ("up_blocks.0.attentions.2", "up_blocks.1.attentions.0")
+
+
+def _config(method: str, **changes) -> TrainConfig:
+    return TrainConfig.for_method(method, **{"steps": 6, "resolution": 32, "rank": 4, "progress": False, **changes})
+
+
+def _modules(path) -> set[str]:
+    with safe_open(str(path), "pt") as f:
+        return {k.removeprefix("unet.").rsplit(".lora_", 1)[0] for k in f.keys()}
+
+
+def test_defaults_are_sdxl_blocks_and_settings_replace_them():
+    assert get_method("unziplora").blocks() == {"content": CONTENT_SENSITIVE, "style": STYLE_SENSITIVE}
+    assert get_method("blora").blocks() == {"content": (BLORA_CONTENT_BLOCK,), "style": (BLORA_STYLE_BLOCK,)}
+    assert TrainConfig.for_method("unziplora").method_spec() == get_method("unziplora")
+    moved = TrainConfig.for_method("blora", content_blocks=list(CONTENT), style_blocks=list(STYLE)).method_spec()
+    assert moved.blocks() == {"content": CONTENT, "style": STYLE} and moved.target_blocks == CONTENT + STYLE
+    only_style = TrainConfig.for_method("unziplora", style_blocks=STYLE[1:]).method_spec()
+    assert only_style.blocks() == {"content": CONTENT_SENSITIVE, "style": STYLE[1:]}  # content keeps SDXL's
+
+
+def test_methods_without_a_block_rule_refuse_blocks_and_overlaps_are_refused():
+    for method in ("joint", "prompt_sep", "column_sep", "dreambooth_lora", "base"):
+        with pytest.raises(ValueError, match=f"method '{method}' has no block rule.*unziplora, blora"):
+            TrainConfig.for_method(method, content_blocks=CONTENT)
+    with pytest.raises(ValueError, match="overlap"):
+        TrainConfig.for_method("blora", content_blocks=("up_blocks.0",), style_blocks=STYLE)
+
+
+def test_block_groups_follow_the_given_blocks(tiny_pipe):
+    name = "up_blocks.0.attentions.2.transformer_blocks.0.attn1.to_q"
+    assert block_group(name) == "content" and block_group(name, CONTENT, STYLE) == "style"
+    add_adapters(tiny_pipe.unet, ["content", "style"], rank=4, generator=torch.Generator().manual_seed(0))
+    cols = ColumnSeparation(tiny_pipe.unet, 30, True, blocks={"content": CONTENT, "style": STYLE})
+    for (layer, adapter), st in cols.states.items():
+        group = "content" if under(layer, CONTENT[0]) else "style" if any(under(layer, s) for s in STYLE) else "shared"
+        assert st.group == group and st.sparse == (group != adapter), layer
+    assert {st.group for st in cols.states.values()} == {"content", "style", "shared"}
+
+
+def test_blora_on_moved_blocks_trains_and_splits_there(tiny_pipe, image, prompts, tmp_path):
+    record = train(tiny_pipe, image, prompts, _config("blora", content_blocks=CONTENT, style_blocks=STYLE), tmp_path)
+    assert record["blocks"] == [*CONTENT, *STYLE]
+    assert record["block_rule"] == {"content": list(CONTENT), "style": list(STYLE)}
+    content, style = _modules(tmp_path / "content.safetensors"), _modules(tmp_path / "style.safetensors")
+    assert content and all(under(n, CONTENT[0]) for n in content)
+    assert {s for s in STYLE if any(under(n, s) for n in style)} == set(STYLE)  # both style blocks, nothing else
+    assert all(any(under(n, s) for s in STYLE) for n in style)
+
+
+def test_a_block_that_holds_no_attention_module_is_refused_before_training(tiny_pipe, image, prompts, tmp_path):
+    config = _config("unziplora", style_blocks=("up_blocks.0.attentions.7",))
+    with pytest.raises(ValueError, match=r"style block 'up_blocks.0.attentions.7' .* holds no attention module"):
+        train(tiny_pipe, image, prompts, config, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
