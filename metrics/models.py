@@ -71,7 +71,8 @@ class Embedder:
         elif self.spec.family == "timm":
             out = {"cls": self.module(pixels)}  # num_classes=0: the CLS token after the final norm
         elif self.spec.family == "oracle":
-            out = {"features": self.module.features(pixels)}
+            features = self.module.features(pixels)
+            out = {"features": features, "probs": torch.softmax(self.module.head(features), dim=-1)}
         else:
             out = self.module(pixels)  # CSD normalises its heads itself; normalising again is a no-op
         return {head: _unit(v, self.spec.name) for head, v in out.items()}

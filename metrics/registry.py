@@ -73,6 +73,9 @@ class MetricSpec:
 
     aspect: which reference the score compares against: "style" or "content" (an image), or "text" (the
     generated image's own prompt, CLIP-T).
+    compare: "cosine" (the paper's metrics), or "same_class": 1 when a classifier's most likely class for the
+        generated image is its most likely class for the reference, else 0 (the toy world's oracle columns; their
+        mean is the fraction of images showing the reference's shape or style).
     """
 
     key: str
@@ -81,6 +84,7 @@ class MetricSpec:
     head: str
     aspect: str
     caveat: str = ""
+    compare: str = "cosine"
 
 
 _CLIP_PRE = Preprocess(resize=224, crop=224, interpolation="bicubic", mean=CLIP_MEAN, std=CLIP_STD)
@@ -96,7 +100,7 @@ def _oracle(factor: str) -> ModelSpec:
         arch="oracle_net",
         weights=WeightsSource(repo=PROJECT, filename=f"data/toy/oracles/{factor}.safetensors", revision="committed"),
         preprocess=_ORACLE_PRE,
-        heads=("features",),
+        heads=("features", "probs"),
     )
 
 
@@ -183,6 +187,13 @@ METRICS: dict[str, MetricSpec] = {
         MetricSpec(
             "oracle_style", "Style-align (style-oracle features)", "oracle_style.toyworld", "features", "style"
         ),  # fmt: skip
+        # The toy world's ground-truth columns: does the oracle see the reference's shape / style?
+        MetricSpec(
+            "shape_right", "Shape right (oracle)", "oracle_shape.toyworld", "probs", "content", compare="same_class"
+        ),
+        MetricSpec(
+            "style_right", "Style right (oracle)", "oracle_style.toyworld", "probs", "style", compare="same_class"
+        ),
     )
 }
 

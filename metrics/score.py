@@ -137,7 +137,10 @@ class Scorer:
                 ref_names = ["(prompt)"] * len(items)
             else:
                 ref = self.reference(model, refs[spec.aspect])[spec.head]
-                values = generated[spec.head] @ ref[0]
+                if spec.compare == "same_class":  # argmax of unit-normalised probabilities = the most likely class
+                    values = (generated[spec.head].argmax(-1) == ref[0].argmax()).float()
+                else:
+                    values = generated[spec.head] @ ref[0]
                 ref_names = [str(refs[spec.aspect])] * len(items)
             if not torch.isfinite(values).all():
                 raise MetricsError(f"{spec.key} gave a non-finite score; check the images and the weights")

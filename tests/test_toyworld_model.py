@@ -15,6 +15,7 @@ from transformers import CLIPTokenizer
 from metrics.config import MetricConfig
 from metrics.models import load_embedder
 from metrics.registry import METRICS, MODELS
+from metrics.score import Scorer
 from toyworld.basemodel import (
     RARE_TOKENS,
     BaseModelShape,
@@ -128,3 +129,26 @@ def test_the_oracle_metrics_are_a_registry_family_whose_features_see_their_own_a
         features = embedder.embed_images(torch.stack([embedder.preprocess(im) for im in images]))["features"]
         # image 0 shares its shape with image 1 and its style with image 2
         assert features[0] @ features[same] > features[0] @ features[other], metric
+
+
+def test_the_right_columns_on_rendered_images_count_the_references_shape_and_style(tmp_path):
+    """shape_right / style_right on hand-made (rendered) images with known factors: 1 where the factor is the
+    reference's, 0 elsewhere, and a two-reference mapping scores shape against one image and style against another."""
+    files = {}
+    for name, (shape, style, seed) in {"ref": ("star", "stripes", 1), "same_shape": ("star", "dots", 2),
+                                       "same_style": ("heart", "stripes", 3), "neither": ("ring", "checker", 4),
+                                       "both": ("star", "stripes", 5)}.items():  # fmt: skip
+        files[name] = tmp_path / f"{name}.png"
+        render(shape, style, seed).save(files[name])
+    order = ["same_shape", "same_style", "neither", "both"]
+    scorer = Scorer(MetricConfig(device="cpu"))
+    rows = scorer.score([files[n] for n in order], files["ref"], ["shape_right", "style_right"])
+    got = rows.pivot(index="file", columns="metric", values="value").loc[[str(files[n]) for n in order]]
+    assert got["shape_right"].tolist() == [1.0, 0.0, 0.0, 1.0]
+    assert got["style_right"].tolist() == [0.0, 1.0, 0.0, 1.0]
+    crossed = scorer.score([files["same_style"]], {"content": files["same_shape"], "style": files["neither"]},
+                           ["shape_right", "style_right"])  # fmt: skip
+    assert crossed.set_index("metric")["value"].to_dict() == {"shape_right": 0.0, "style_right": 0.0}
+    crossed = scorer.score([files["both"]], {"content": files["same_shape"], "style": files["same_style"]},
+                           ["shape_right", "style_right"])  # fmt: skip
+    assert crossed.set_index("metric")["value"].to_dict() == {"shape_right": 1.0, "style_right": 1.0}

@@ -5,6 +5,7 @@ python -m toyworld base-model OUT_DIR --oracles data/toy/oracles  # pretrain the
 python -m toyworld oracles OUT_DIR --vae data/toy/base_model      # shape and style oracles (report.json beside)
 python -m toyworld quality MODEL_DIR --oracles data/toy/oracles   # oracle-measured quality of a base model
 python -m toyworld figures data/toy                               # confusion matrices of oracles and model
+python -m toyworld benchmark data/toy/benchmark                   # the benchmark images and their sheet
 """
 
 import argparse
@@ -61,6 +62,9 @@ def main(argv=None) -> None:
     grid.add_argument("--ranks", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--steps", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--lr", type=float, help="LoRA learning rate (default: the method's)")
+    bench = sub.add_parser("benchmark", help="render the benchmark images and write their sheet (images.tsv)")
+    bench.add_argument("out", type=Path)
+    bench.add_argument("--per-pair", type=int, default=2, help="renders per (shape, style) pair")
     for p in (base, oracles, quality, probe, grid):
         p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
         p.add_argument("--seed", type=int, default=0)
@@ -165,7 +169,14 @@ def _figures(args) -> None:
         print(f"wrote {path}")
 
 
+def _benchmark(args) -> None:
+    from toyworld.benchmark import write_sheet
+
+    print(f"wrote {write_sheet(args.out, args.per_pair)}")
+
+
 COMMANDS = {
+    "benchmark": _benchmark,
     "probe": _probe,
     "sweep": _sweep,
     "figures": _figures,

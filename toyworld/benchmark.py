@@ -9,7 +9,9 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
@@ -58,3 +60,38 @@ def spread(items: list[BenchmarkImage], n: int) -> list[BenchmarkImage]:
     if not 1 <= n <= len(items):
         raise ValueError(f"asked for {n} benchmark images; the tier has {len(items)}")
     return [items[i * len(items) // n] for i in range(n)]
+
+
+#: What the benchmark images' prompts name: the generic class word and the rare style token (data/prompts/toy.yaml);
+#: the placeholder token is the workflow's `token` (sks in the toy presets).
+CONTENT_WORD, STYLE_WORD = "shape", "zwx"
+SHEET_COLUMNS = ("id", "content", "style", "files", "sha256", "source_urls", "train_file", "draw_seed", "tier",
+                 "true_shape", "true_style")  # fmt: skip
+
+
+def write_sheet(out_dir, per_pair: int = 2) -> Path:
+    """The benchmark as an image sheet the workflow reads like the paper's (`images.tsv`, one `<id>/<id>.png` per
+    image) in `out_dir`, with each image's ground truth (tier, true_shape, true_style); written atomically."""
+    import csv
+
+    from unziplora.dataset import sha256_of
+    from unziplora.records import staged_outputs
+
+    out_dir = Path(out_dir)
+    with staged_outputs(out_dir) as stage:
+        rows = []
+        for item in benchmark_images(per_pair=per_pair):
+            name = f"{item.id}.png"
+            (stage / item.id).mkdir()
+            item.render().save(stage / item.id / name)
+            truth = {"tier": item.tier, "true_shape": item.shape, "true_style": item.style}
+            rows.append({"id": item.id, "content": CONTENT_WORD, "style": STYLE_WORD, "files": name,
+                         "sha256": sha256_of(stage / item.id / name), "source_urls": "", "train_file": name,
+                         "draw_seed": 0, **truth})  # fmt: skip
+        with open(stage / "images.tsv", "w", newline="") as fh:
+            writer = csv.DictWriter(fh, SHEET_COLUMNS, delimiter="\t", lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        for stale in (p for p in out_dir.iterdir() if p.is_dir() and not p.name.startswith(".staging-")):
+            shutil.rmtree(stale)  # images of an earlier sheet that this one no longer lists
+    return out_dir / "images.tsv"

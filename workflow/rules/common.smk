@@ -288,8 +288,12 @@ def run_dir(method, image, seed):
 
 
 def model_input(wildcards):
-    """The base pipeline as a file input: the tiny pipeline's folder (built by a rule), else nothing (hub/folder)."""
-    return [f"results/{PRESET}/model/model_index.json"] if config["model"] == "tiny" else []
+    """The base pipeline as a file input: the tiny pipeline's folder (built by a rule) or a local folder's index (the
+    toy world's committed base model: an input, never rebuilt), else nothing (a hub id)."""
+    if config["model"] == "tiny":
+        return [f"results/{PRESET}/model/model_index.json"]
+    index = Path(config["model"]) / "model_index.json"
+    return [str(index)] if index.is_file() else []
 
 
 def model_path():

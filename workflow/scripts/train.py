@@ -15,7 +15,7 @@ overrides = {
     "device": config["device"],
 }
 train_config = TrainConfig.for_method(wc.method, **overrides)
-prompts = PromptSet.from_names(params.names["content"], params.names["style"])
+prompts = PromptSet.from_names(params.names["content"], params.names["style"], token=config["token"])
 pipe = load_pipeline(params.model, revision=config["model_revision"])
 record = train(
     pipe,
