@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from analysis.oracle import COLUMNS as ORACLE_COLUMNS
 from analysis.stats import BootstrapConfig
 from metrics.registry import METRICS
 
@@ -152,3 +153,19 @@ def per_image_markdown(table: pd.DataFrame, render: Render) -> str:
     body = [[_num(v) if c == "mean" else v for c, v in zip(columns, row, strict=True)] for row in table[columns].values]
     note = "Per-image means over prompts and sample seeds (no CIs), all tasks and image kinds."
     return _document("Per-image means", headers, body, render.footer(list(render.caveats), note, cis=False))
+
+
+def oracle_markdown(table: pd.DataFrame, render: Render) -> str:
+    """The toy world's oracle table (`analysis.oracle.oracle_table`): fidelity and leakage fractions with CIs."""
+    headers = ["Method", "mode"] + [c.replace("_", " ") for c in ORACLE_COLUMNS] + ["train seeds"]
+    body = [
+        [f"{row['label']} ({row['method']})", row["mode"]]
+        + [_estimate(row, c) for c in ORACLE_COLUMNS]
+        + [row["n_train_seeds"]]
+        for _, row in table.iterrows()
+    ]
+    note = ("Fractions of generated images in which the toy world's oracles see the input's shape / style (combined: "
+            "both; recombination: shape of A and style of B). Content-only images give content fidelity and style "
+            "leakage, style-only images style fidelity and content leakage; leakage skips prompts that name the "
+            "input's own other factor. The mode applies to the combined columns only.")  # fmt: skip
+    return _document("Oracle fidelity and leakage (toy world)", headers, body, render.footer([], note))

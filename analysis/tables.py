@@ -22,10 +22,12 @@ from analysis.markdown import (
     Render,
     ablation_markdown,
     comparison_markdown,
+    oracle_markdown,
     per_image_markdown,
     recombination_markdown,
     winrate_markdown,
 )
+from analysis.oracle import has_oracle_scores, oracle_table
 from analysis.stats import (
     ITEM_KEYS,
     BootstrapConfig,
@@ -410,14 +412,31 @@ def write_tables(
     reference: pd.DataFrame | None,
     n_boot: int = 2000,
     seed: int = 0,
+    truth: dict[str, dict[str, str]] | None = None,
+    subsets: dict[str, list[str]] | None = None,
 ) -> dict[str, Path]:
-    """Build and write the five tables (CSV + Markdown) into `out_dir`; returns {"comparison": path, ...,
-    "comparison_md": path, ...}. Every statistic draws from `seed` (same seed → same files)."""
+    """Build and write the tables (CSV + Markdown) into `out_dir`; returns {"comparison": path, ...,
+    "comparison_md": path, ...}. Every statistic draws from `seed` (same seed → same files).
+
+    With both oracle scores (the toy world) an `oracle` table joins the five; `truth` (image id → its true shape
+    and style) lets its leakage columns skip prompts that name the input's own factor. `subsets` (name → image ids,
+    e.g. the toy world's tiers) also writes every table on each subset's images into `out_dir/<name>/` (keys
+    "<name>/comparison", ...); a recombination counts in a subset when both of its images do."""
     if not isinstance(provenance, Provenance):
         raise ValueError("provenance must be an analysis.tables.Provenance(commit, config_hash, preset, choices)")
     frame = validate_scores(scores)
     config = BootstrapConfig(n_boot=n_boot, seed=seed)
-    out_dir = Path(out_dir)
+    paths = _write_set(frame, Path(out_dir), provenance, reference, config, truth)
+    for name, ids in (subsets or {}).items():
+        part = frame[frame["content_image"].isin(ids) & frame["style_image"].isin(ids)]
+        if part.empty:
+            raise ValueError(f"table subset {name!r} has no score rows; select some of its images or drop the subset")
+        written = _write_set(part, Path(out_dir) / name, provenance, reference, config, truth)
+        paths |= {f"{name}/{key}": path for key, path in written.items()}
+    return paths
+
+
+def _write_set(frame, out_dir: Path, provenance, reference, config: BootstrapConfig, truth) -> dict[str, Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison = comparison_table(frame, provenance, reference, config)
     ablation = ablation_table(frame, provenance, reference, config)
@@ -432,6 +451,10 @@ def write_tables(
         "per_image": (per_image, per_image_markdown(per_image, render)),
         "recombination": (recombination, recombination_markdown(recombination, render)),
     }
+    if has_oracle_scores(frame):
+        rows, header = oracle_table(frame, truth, config)
+        oracle = _finish(rows, provenance, frame, header)
+        built["oracle"] = (oracle, oracle_markdown(oracle, render))
     paths: dict[str, Path] = {}
     for name, (table, markdown) in built.items():
         paths[name], paths[f"{name}_md"] = write_table(table, markdown, out_dir / f"{name}.csv")

@@ -19,5 +19,7 @@ paths = write_tables(
     load_reference(snakemake.input.reference),
     n_boot=params.bootstrap,
     seed=params.seed,
+    truth=params.truth,
+    subsets=params.subsets,
 )
 print("wrote", *sorted(str(p) for p in paths.values()))
