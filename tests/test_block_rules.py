@@ -3,6 +3,8 @@ measured on a base model other than SDXL (the toy world), with SDXL's names as t
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from safetensors import safe_open
@@ -11,7 +13,7 @@ from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, block_group, un
 from unziplora.config import TrainConfig
 from unziplora.lora.adapters import add_adapters
 from unziplora.lora.columns import ColumnSeparation
-from unziplora.methods import BLORA_CONTENT_BLOCK, BLORA_STYLE_BLOCK, get_method
+from unziplora.methods import BLORA_CONTENT_BLOCK, BLORA_STYLE_BLOCK, get_method, standard_methods
 from unziplora.train import train
 
 CONTENT = ("up_blocks.0.attentions.0",)
@@ -71,3 +73,15 @@ def test_a_block_that_holds_no_attention_module_is_refused_before_training(tiny_
     with pytest.raises(ValueError, match=r"style block 'up_blocks.0.attentions.7' .* holds no attention module"):
         train(tiny_pipe, image, prompts, config, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_sdxl_block_variants_equal_their_parents_but_stay_pinned_and_out_of_every_method():
+    assert "unziplora_sdxl_blocks" not in standard_methods() and "unziplora" in standard_methods()
+    for parent in ("unziplora", "blora"):
+        variant = get_method(f"{parent}_sdxl_blocks")
+        assert variant.variant_of == parent and variant.blocks() == get_method(parent).blocks()
+        assert dataclasses.replace(variant, key=parent, label=get_method(parent).label, summary="", variant_of="") == (
+            dataclasses.replace(get_method(parent), summary="")
+        )  # the same switches and defaults: only the pin differs
+        with pytest.raises(ValueError, match=f"pinned to SDXL's blocks; set the blocks of '{parent}'"):
+            TrainConfig.for_method(f"{parent}_sdxl_blocks", style_blocks=STYLE)

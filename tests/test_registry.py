@@ -16,7 +16,9 @@ def _differences(a, b) -> set[str]:
     return {
         f.name
         for f in dataclasses.fields(a)
-        if f.name not in ("key", "label", "summary") and getattr(a, f.name) != getattr(b, f.name)
+        # the sensitive blocks are block separation's own setting (checked below), not a further switch
+        if f.name not in ("key", "label", "summary", "content_blocks", "style_blocks")
+        and getattr(a, f.name) != getattr(b, f.name)
     }
 
 
@@ -26,6 +28,7 @@ def test_ablations_differ_from_the_full_method_in_exactly_their_switches():
     assert _differences(get_method("column_sep"), full) == {"block_separation"}
     assert _differences(get_method("prompt_sep"), full) == {"block_separation", "column_separation"}
     assert _differences(get_method("joint"), full) == set(SWITCHES)
+    assert all(not get_method(k).blocks() for k in ("joint", "prompt_sep", "column_sep")) and full.blocks()
     assert [METHODS[k].label for k in ("joint", "prompt_sep", "column_sep", "unziplora")] == ["M0", "M1", "M2", "M3"]
 
 

@@ -35,6 +35,8 @@ class MethodSpec:
         the content LoRA trains every column, in the style ones the style LoRA (unziplora.lora.columns).
     defaults: the method's own training settings (TrainConfig fields: steps, lr, init), applied by
         `TrainConfig.for_method`, so a baseline runs and records its authors' settings, not UnZipLoRA's.
+    variant_of: a variant is another method with one setting pinned, run only when asked for by name (not part of
+        "every method"); e.g. UnZipLoRA pinned to SDXL's block names, beside `unziplora` on blocks a preset moved.
     No adapters at all = the bare base model (no training, no LoRA files).
     """
 
@@ -52,6 +54,7 @@ class MethodSpec:
     content_blocks: tuple[str, ...] = ()
     style_blocks: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    variant_of: str = ""
 
     @property
     def trains(self) -> bool:
@@ -90,6 +93,8 @@ class MethodSpec:
             raise ValueError(
                 f"method {self.key!r} has no block rule, so content/style blocks do not apply; they apply to: {users}"
             )
+        if self.variant_of:
+            raise ValueError(f"method {self.key!r} is pinned to SDXL's blocks; set the blocks of {self.variant_of!r}")
         own = self.blocks()
         content, style = tuple(content) or own["content"], tuple(style) or own["style"]
         if any(under(c, s) or under(s, c) for c in content for s in style):
@@ -175,15 +180,33 @@ METHODS: dict[str, MethodSpec] = {
         ),
     )
 }
+# Variants: the block-rule methods pinned to SDXL's block names. A preset that moves `unziplora`'s and `blora`'s
+# blocks to those measured on its base model (the toy world: method_train) runs these beside them, so its tables
+# show what the choice of blocks does; on SDXL itself they equal their parents.
+for _parent in ("unziplora", "blora"):
+    _spec = METHODS[_parent]
+    METHODS[f"{_parent}_sdxl_blocks"] = replace(
+        _spec,
+        key=f"{_parent}_sdxl_blocks",
+        label=f"{_spec.label}-sdxl",
+        summary=f"{_spec.label} pinned to SDXL's block names (a variant: a preset's block setting for {_parent} "
+        "does not apply).",
+        variant_of=_parent,
+    )
 
 
 def _prefixes(value: str | tuple[str, ...]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
+def standard_methods() -> list[str]:
+    """Every method but the variants (what "every method" means: the paper's table), in registry order."""
+    return [k for k, m in METHODS.items() if not m.variant_of]
+
+
 def trained_methods() -> list[str]:
-    """Registry keys of the methods that train LoRAs (all but the bare base model), in registry order."""
-    return [k for k, m in METHODS.items() if m.trains]
+    """Registry keys of the standard methods that train LoRAs (all but the bare base model), in registry order."""
+    return [k for k in standard_methods() if METHODS[k].trains]
 
 
 def get_method(key: str) -> MethodSpec:

@@ -17,7 +17,7 @@ from metrics.config import MetricConfig
 from metrics.registry import METRICS, MODELS
 from unziplora.config import TrainConfig
 from unziplora.devices import visible_gpus
-from unziplora.methods import METHODS
+from unziplora.methods import METHODS, standard_methods
 
 ROOT = Path(workflow.basedir)
 #: Where the packages the jobs import live (the checkout for an editable install; PYTHONPATH can point elsewhere).
@@ -139,12 +139,12 @@ def read_sheet(path):
     return sheet.set_index("id", drop=False)
 
 
-def pick(requested, known, what, fix):
-    """`requested` (empty = all of `known`), refusing unknown entries with one line."""
+def pick(requested, known, what, fix, default=None):
+    """`requested` (empty = `default`, or all of `known`), refusing unknown entries with one line."""
     unknown = [x for x in requested if x not in known]
     if unknown:
         fail(f"unknown {what} {unknown[0]!r}; {fix}")
-    return list(requested) or list(known)
+    return list(requested) or list(known if default is None else default)
 
 
 def train_source(image):
@@ -200,7 +200,10 @@ config.update(checked_config(dict(config)))
 PRESET = config["preset"]
 SHEET = read_sheet(config["sheet"])
 IMAGES = pick(config["images"], list(SHEET.index), "image id", f"the ids are those of {config['sheet']}")
-METHOD_KEYS = pick(config["methods"], list(METHODS), "method", f"choose from: {', '.join(METHODS)}")
+# Empty = every standard method (the variants, e.g. unziplora_sdxl_blocks, run when named: unziplora.methods).
+METHOD_KEYS = pick(
+    config["methods"], list(METHODS), "method", f"choose from: {', '.join(METHODS)}", standard_methods()
+)
 TRAINED = [m for m in METHOD_KEYS if METHODS[m].trains]
 for metric in config["metrics"]:
     if metric not in METRICS:
