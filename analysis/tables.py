@@ -47,7 +47,8 @@ SCORE_COLUMNS = (
 REFERENCE_COLUMNS = ("table", "a", "b", "task", "metric", "value", "unit", "provenance", "verified")
 TASKS = ("decomposition", "recombination")
 KINDS = ("content", "style", "combined")
-#: The comparison and ablation columns, in the paper's order, then CLIP-T.
+#: The comparison and ablation columns, in the paper's order, then CLIP-T (then any other metric scored, e.g. the
+#: toy world's oracle columns, in registry order).
 TABLE_METRICS = ("clip_i", "dino", "csd_style", "csd_content", "clip_t")
 #: The workflow's evaluation choices, recorded in every table it writes (README, "Evaluation choices").
 EVALUATION_CHOICES = (
@@ -231,7 +232,7 @@ def _method_table(
 ) -> tuple[list[dict], list[str]]:
     """Rows and column names of comparison/ablation: per metric the estimate, the paired difference row − the
     method `versus(row index)` names (named `{m}_{step}`) and the paper's value."""
-    columns = {m: _split(metric_rows(frame, m), "method") for m in _metrics(frame, TABLE_METRICS)}
+    columns = {m: _split(metric_rows(frame, m), "method") for m in _metrics(frame)}
     stats = ("mean", "lo", "hi", "n_images", "seed_sd", step, f"{step}_lo", f"{step}_hi", f"{step}_n_images", "paper")
     header = ["method", "label"] + [f"{m}_{s}" for m in columns for s in stats] + ["n_train_seeds"]
     rows = []

@@ -124,8 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `unziplora` console script."""
     args = build_parser().parse_args(argv)
     if args.command == "methods":
+        width = max(map(len, METHODS))
         for key, spec in METHODS.items():
-            print(f"{key:16s} {spec.label:5s} {spec.summary}")
+            print(f"{key:{width}s} {spec.label:7s} {spec.summary}")
         return 0
     _quiet_libraries()
     out = args.out

@@ -189,7 +189,7 @@ for _parent in ("unziplora", "blora"):
         _spec,
         key=f"{_parent}_sdxl_blocks",
         label=f"{_spec.label}-sdxl",
-        summary=f"{_spec.label} pinned to SDXL's block names (a variant: a preset's block setting for {_parent} "
+        summary=f"Variant: {_spec.label} pinned to SDXL's block names (a preset's block setting for {_parent} "
         "does not apply).",
         variant_of=_parent,
     )
