@@ -57,11 +57,11 @@ def main(argv=None) -> None:
     grid.add_argument("--model", type=Path, default=Path("data/toy/base_model"))
     grid.add_argument("--oracles", type=Path, default=Path("data/toy/oracles"))
     grid.add_argument("--method", default="unziplora")
-    grid.add_argument("--tier", default="novel", choices=("bind", "novel"))
-    grid.add_argument("--images", type=int, default=2, help="N images spread over the tier")
+    grid.add_argument("--tier", default="bind", choices=("bind", "novel"))
+    grid.add_argument("--images", type=int, default=4, help="N images spread over the tier")
     grid.add_argument("--ranks", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--steps", help="comma-separated (default: SweepConfig's)")
-    grid.add_argument("--lr", type=float, help="LoRA learning rate (default: the method's)")
+    grid.add_argument("--lr", type=float, help="LoRA learning rate (default: SweepConfig's 1e-3)")
     bench = sub.add_parser("benchmark", help="render the benchmark images and write their sheet (images.tsv)")
     bench.add_argument("out", type=Path)
     bench.add_argument("--per-pair", type=int, default=2, help="renders per (shape, style) pair")
@@ -153,7 +153,7 @@ def _sweep(args) -> None:
     def ints(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(v) for v in text.split(",")) if text else None
 
-    config = _overrides(SweepConfig(method=args.method, lr=args.lr, seed=args.seed), ranks=ints(args.ranks),
+    config = _overrides(SweepConfig(method=args.method, seed=args.seed), lr=args.lr, ranks=ints(args.ranks),
                         steps=ints(args.steps))  # fmt: skip
     items = spread(benchmark_images(args.tier), args.images)
     pipe = load_pipeline(str(args.model))

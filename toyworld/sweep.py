@@ -32,9 +32,9 @@ class SweepConfig:
     """The grid (ranks × step counts) and how each point is measured. Every random draw comes from `seed`."""
 
     method: str = "unziplora"
-    ranks: tuple[int, ...] = (4, 8, 16, 64)
-    steps: tuple[int, ...] = (150, 300, 600)  # 600: UnZipLoRA's own step count
-    lr: float | None = None  # None: the method's own learning rate
+    ranks: tuple[int, ...] = (4, 16, 64)
+    steps: tuple[int, ...] = (100, 200, 400)
+    lr: float | None = 1e-3  # None: the method's own (5e-5 for UnZipLoRA: it learns nothing on the toy model)
     samples: int = 4
     sample_steps: int = 25
     seed: int = 0

@@ -94,16 +94,17 @@ rule toy_block_probe_tier:
 
 
 rule toy_rank_sweep:
-    """UnZipLoRA's oracle fidelity and leakage against LoRA rank and training steps on the committed base model."""
+    """UnZipLoRA's oracle fidelity and leakage against LoRA rank and training steps on the committed base model: the
+    sweep the toy preset's rank and steps rest on (bind tier, 4 images, lr 1e-3: data/toy/rank_sweep/bind_lr_1e-3)."""
     input:
         **TOY_INPUTS,
     output:
-        table=under(TOYWORLD, "rank_sweep/sweep_mean.csv"),
-        figure=under(TOYWORLD, "rank_sweep/sweep.png"),
+        table=under(TOYWORLD, "rank_sweep/bind_lr_1e-3/sweep_mean.csv"),
+        figure=under(TOYWORLD, "rank_sweep/bind_lr_1e-3/sweep.png"),
     params:
         code=TOY_CODE,
-        tier="novel",
-        images=2,
+        tier="bind",
+        images=4,
     threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
         **toy_resources(runtime=120, mem_mb=4000),

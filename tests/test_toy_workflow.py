@@ -1,0 +1,55 @@
+"""The toy preset's rules on a small selection (one image per tier, M3 and the base model, a few steps): the tables
+have the documented columns, per tier too, with no NaN where there is data; the measured blocks reach the runs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from analysis.oracle import COLUMNS, STATS
+
+from .workflow_project import copy_project, snakemake
+
+IMAGES = ("bind_star_dots_0", "novel_crescent_plaid_0")
+TOY = "results/toy"
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    root = copy_project(tmp_path_factory.mktemp("toy"))
+    result = snakemake(
+        root, "--cores", "2", "--config", "preset=toy", f"images=[{','.join(IMAGES)}]",
+        "methods=[unziplora,blora_sdxl_blocks,base]", "train={steps: 6}",
+        "sample={steps: 2, samples_per_prompt: 1}", "tables={bootstrap: 50}",
+        f"recombination={{contents: [{IMAGES[0]}], styles: [{IMAGES[1]}]}}",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / TOY
+
+
+def test_the_oracle_table_has_its_columns_for_every_method_and_tier(toy_run):
+    header = ["method", "label", "mode"] + [f"{c}_{s}" for c in COLUMNS for s in STATS] + ["n_train_seeds"]
+    for where in ("", "bind/", "novel/"):
+        table = pd.read_csv(toy_run / f"tables/{where}oracle.csv")
+        assert list(table.columns[: len(header)]) == header, where
+        assert set(table["method"]) == {"unziplora", "blora_sdxl_blocks", "base"}
+        assert set(table["mode"]) == {"official", "addition"}
+        # the one recombination pair crosses the tiers: it counts in the whole table only
+        filled = [f"{c}_mean" for c in COLUMNS if c != "recombination" or not where]
+        assert not table[filled].isna().any().any(), where
+        assert table[[f"{c}_mean" for c in COLUMNS]].stack().between(0, 1).all()
+    assert (pd.read_csv(toy_run / "tables/bind/oracle.csv")["content_fidelity_n_images"] == 1).all()
+
+
+def test_the_comparison_carries_the_oracle_columns_and_the_runs_their_blocks(toy_run):
+    comparison = pd.read_csv(toy_run / "tables/comparison.csv")
+    for metric in ("shape_right", "style_right", "oracle_content", "oracle_style"):
+        assert not comparison[f"{metric}_mean"].isna().any(), metric
+    measured = json.loads((toy_run / f"unziplora/{IMAGES[0]}/train0/run.json").read_text())["block_rule"]
+    pinned = json.loads((toy_run / f"blora_sdxl_blocks/{IMAGES[0]}/train0/run.json").read_text())["block_rule"]
+    assert measured["style"] == ["up_blocks.0.attentions.2", "up_blocks.1.attentions"]
+    assert pinned == {"content": ["up_blocks.0.attentions.0"], "style": ["up_blocks.0.attentions.1"]}
+    scores = pd.read_csv(toy_run / "scores.csv")
+    assert set(scores["weights_revision"]) == {"committed"}  # the committed oracles, never random weights
