@@ -49,7 +49,7 @@ def test_the_comparison_carries_the_oracle_columns_and_the_runs_their_blocks(toy
         assert not comparison[f"{metric}_mean"].isna().any(), metric
     measured = json.loads((toy_run / f"unziplora/{IMAGES[0]}/train0/run.json").read_text())["block_rule"]
     pinned = json.loads((toy_run / f"blora_sdxl_blocks/{IMAGES[0]}/train0/run.json").read_text())["block_rule"]
-    assert measured["style"] == ["up_blocks.0.attentions.2", "up_blocks.1.attentions"]
+    assert measured["content"] == ["down_blocks.1.attentions.1", "up_blocks.1.attentions.0"]
     assert pinned == {"content": ["up_blocks.0.attentions.0"], "style": ["up_blocks.0.attentions.1"]}
     scores = pd.read_csv(toy_run / "scores.csv")
     assert set(scores["weights_revision"]) == {"committed"}  # the committed oracles, never random weights
