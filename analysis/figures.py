@@ -106,6 +106,12 @@ def _present_metrics(frame: pd.DataFrame, order: tuple[str, ...]) -> list[str]:
     ]
 
 
+def _unit(metric: str) -> str:
+    """What a metric's values are: a cosine similarity, or (the toy world's oracle columns) a fraction of images."""
+    same_class = metric in METRICS and METRICS[metric].compare == "same_class"
+    return "fraction of images" if same_class else "cosine similarity"
+
+
 def _errors(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """mean and the (below, above) error-bar lengths from the CI columns; a missing bound draws no bar."""
     mean = pd.to_numeric(frame[f"{metric}_mean"], errors="coerce").to_numpy(dtype=float)
@@ -148,7 +154,7 @@ def metric_bars(comparison: pd.DataFrame, out_stem: Path) -> tuple[Path, Path]:
             for yi in y[np.isnan(mean)]:
                 ax.text(0.01, yi, "n/a", va="center", fontsize=7, color="0.4", transform=ax.get_yaxis_transform())
             ax.set_title(_metric_title(metric))
-            ax.set_xlabel("cosine similarity")
+            ax.set_xlabel(_unit(metric))
             ax.grid(axis="x", lw=0.4, alpha=0.5)
             ax.set_yticks(y, labels)
         axes[0].invert_yaxis()  # shared y: this flips every panel, so the table's first row is on top
@@ -193,7 +199,7 @@ def ablation_plot(ablation: pd.DataFrame, out_stem: Path) -> tuple[Path, Path]:
             ax.set_title(title)
             ax.set_xticks(x, ticks)
             ax.set_xlim(-0.4, len(x) - 0.6)
-            ax.set_ylabel("cosine similarity")
+            ax.set_ylabel(" / ".join(dict.fromkeys(_unit(m) for m in ms)))
             ax.grid(axis="y", lw=0.4, alpha=0.5)
             ax.legend(frameon=False, loc="best")
         return _save(fig, out_stem, dpi=150)
