@@ -346,3 +346,28 @@ def source_params(image):
     """[local path or None, url or None, sha256, file name] of an image's training file (a rule param)."""
     local, url, sha = train_source(image)
     return [None if local is None else str(local), url, sha, SHEET.loc[image, "train_file"]]
+
+
+# ---- tables -------------------------------------------------------------------------------------------------------
+#: The toy world's oracle table joins the tables when both oracle scores are computed (analysis.oracle).
+ORACLE_TABLE = ["oracle"] if {"shape_right", "style_right"} <= set(config["metrics"]) else []
+
+
+def table_subsets():
+    """{value: image ids} of the sheet column `tables.subsets_by` over the selected images (e.g. the toy tiers)."""
+    column = config["tables"]["subsets_by"]
+    if not column:
+        return {}
+    if column not in SHEET.columns:
+        fail(f"tables.subsets_by names {column!r}, which is not a column of {config['sheet']}; name one or set null")
+    return {str(v): [i for i in IMAGES if SHEET.loc[i, column] == v] for v in SHEET.loc[IMAGES, column].unique()}
+
+
+def image_truth():
+    """{image id: {"shape", "style"}} from the sheet's true_shape/true_style columns (the toy world), else {}."""
+    if not {"true_shape", "true_style"} <= set(SHEET.columns):
+        return {}
+    return {i: {"shape": SHEET.loc[i, "true_shape"], "style": SHEET.loc[i, "true_style"]} for i in ALL_IMAGES}
+
+
+SUBSETS = table_subsets()
