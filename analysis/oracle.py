@@ -58,8 +58,7 @@ def names_factor(prompt: str, truth: dict[str, str], factor: str) -> bool:
 
 
 def _cell(items: pd.DataFrame, score: str, config: BootstrapConfig) -> dict:
-    if items.empty:
-        return {"mean": math.nan, "lo": math.nan, "hi": math.nan, "n_images": 0, "seed_sd": math.nan}
+    """Mean, CI, image count and training-seed spread of `score` over `items` (NaN and 0 images when empty)."""
     rows = items.rename(columns={score: "value"})
     try:
         est = cluster_mean(rows, config)
@@ -89,11 +88,11 @@ def oracle_table(
                 cell = mine[(mine["task"] == task) & (mine["kind"] == kind)]
                 if kind == "combined":
                     cell = cell[cell["mode"] == mode]
-                if column in LEAKAGE_FACTOR and "prompt" in cell.columns:
+                if column in LEAKAGE_FACTOR and "prompt" in cell.columns and not cell.empty:
                     factor = LEAKAGE_FACTOR[column]
-                    named = [names_factor(p, truth.get(i, {}), factor) for p, i in zip(cell["prompt"], cell["image_id"],
-                                                                                         strict=True)]  # fmt: skip
-                    cell = cell[[not n for n in named]]
+                    named = cell.apply(lambda r, f=factor: names_factor(r["prompt"], truth.get(r["image_id"], {}), f),
+                                       axis=1)  # fmt: skip
+                    cell = cell[~named.astype(bool)]
                 row |= {f"{column}_{s}": v for s, v in _cell(cell, score, config).items()}
             row["n_train_seeds"] = int(mine["train_seed"].nunique())
             rows.append(row)
