@@ -1,9 +1,9 @@
 """Workflow benchmarks: planning time of a preset's dry run, and per-rule job cost of a finished run.
 
     python benchmarks/workflow.py plan --preset paper            # seconds to plan the whole DAG (median of 3)
-    python benchmarks/workflow.py jobs --preset smoke            # per rule: jobs, wall s, CPU s, peak RSS
+    python benchmarks/workflow.py jobs --preset tiny            # per rule: jobs, wall s, CPU s, peak RSS
 
-`jobs` reads the `benchmark:` files Snakemake wrote under results/<preset>/benchmarks/. On the smoke preset the
+`jobs` reads the `benchmark:` files Snakemake wrote under results/<preset>/benchmarks/. On the tiny preset the
 work inside each job is tiny, so its per-rule wall time is the job overhead (interpreter start, imports, model
 loading); on a real preset it is the cost of the work.
 """

@@ -1,6 +1,6 @@
 """Random-weight files of the registry's true architectures, in the formats the loaders read.
 
-For running the scoring path where no real weights can be downloaded: the `smoke` preset of the workflow and the
+For running the scoring path where no real weights can be downloaded: the `tiny` preset of the workflow and the
 tests. Every tensor is drawn from a generator seeded by the caller, so the same seed writes the same bytes. Scores
 made with these weights exercise the code, never the science: a table built from them says so in its provenance
 (`weights_repo` is "local" and the revision is the random file's path).

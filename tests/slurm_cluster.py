@@ -4,7 +4,7 @@
 2. Starts munged, slurmctld and slurmd with state, logs and munge key in a temporary folder and waits for the node
    to be idle. The configuration goes to /etc/slurm/slurm.conf (any file there is put back afterwards): the
    executor plugin's job step drops SLURM_CONF before its nested `srun`, so only the default path works.
-3. Runs the `smoke` preset through `profiles/slurm` in a copy of the project, with the profile's test-only settings
+3. Runs the `tiny` preset through `profiles/slurm` in a copy of the project, with the profile's test-only settings
    on the command line. While it runs, the first training job is cancelled with `scancel` once it is running.
 4. Checks that every job that is not a local rule ran as a SLURM job (its SLURM job id in Snakemake's log and in
    slurmctld's log, no sacct), that the cancelled job was retried and finished, and that the tables exist.
@@ -153,14 +153,14 @@ def wait_for(check, seconds: float, message: str) -> None:
 def cancel_first_training_job(project: Path, env: dict, done: threading.Event, cancelled: list) -> None:
     """scancel the first train_run job whose script is under way (its log open, its "trained" line not yet written),
     once: the job is killed between loading the pipeline and writing its LoRA files."""
-    logs = project / "results/smoke/logs/train"
+    logs = project / "results/tiny/logs/train"
     while not done.is_set():
         out = subprocess.run(["squeue", "-h", "-o", "%i|%T|%k"], env=env, capture_output=True, text=True).stdout
         running = {comment: job for job, state, comment in (line.split("|", 2) for line in out.splitlines())
                    if state == "RUNNING" and comment.startswith("rule_train_run_")}  # fmt: skip
         for log in logs.glob("*/*/train*.log"):
             method, image, seed = log.parts[-3], log.parts[-2], log.stem.removeprefix("train")
-            job = running.get(f"rule_train_run_wildcards_smoke_{method}_{image}_{seed}")
+            job = running.get(f"rule_train_run_wildcards_tiny_{method}_{image}_{seed}")
             if job and "trained " not in log.read_text():
                 subprocess.run(["scancel", job], env=env, check=True)
                 cancelled.append((job, f"{method}/{image}/train{seed}", time.time()))
@@ -174,10 +174,10 @@ def check(condition: bool, message: str, failures: list) -> None:
         failures.append(message)
 
 
-def run_smoke(cluster: Cluster, project: Path) -> list[str]:
-    """The smoke preset through profiles/slurm; returns the failed checks."""
+def run_tiny(cluster: Cluster, project: Path) -> list[str]:
+    """The tiny preset through profiles/slurm; returns the failed checks."""
     env = project_env(project, SLURM_CONF=cluster.env["SLURM_CONF"])
-    cmd = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", *TEST_ONLY, "--config", "preset=smoke"]
+    cmd = [sys.executable, "-m", "snakemake", "--profile", "profiles/slurm", *TEST_ONLY, "--config", "preset=tiny"]
     done, cancelled = threading.Event(), []
     canceller = threading.Thread(target=cancel_first_training_job, args=(project, env, done, cancelled), daemon=True)
     canceller.start()
@@ -188,7 +188,7 @@ def run_smoke(cluster: Cluster, project: Path) -> list[str]:
     (project / "snakemake-slurm.log").write_text(log)
     print(f"snakemake --profile profiles/slurm: exit {result.returncode} in {time.time() - started:.0f} s")
     failures: list[str] = []
-    check(result.returncode == 0, "the smoke DAG completes on the cluster", failures)
+    check(result.returncode == 0, "the tiny DAG completes on the cluster", failures)
     # Every non-local job: a "rule X:" block with its Snakemake jobid; every submission names its SLURM job id.
     jobs = set(re.findall(r"^rule \w+:\n(?:    .*\n)*?    jobid: (\d+)", log, flags=re.M))
     local = set(re.findall(r"^localrule \w+:\n(?:    .*\n)*?    jobid: (\d+)", log, flags=re.M))
@@ -203,9 +203,9 @@ def run_smoke(cluster: Cluster, project: Path) -> list[str]:
         job, run, when = cancelled[0]
         check(f"SLURM-job '{job}' failed, SLURM status is: 'CANCELLED'" in log, f"job {job} ({run}) failed", failures)
         check(re.search(r"Trying to restart job \d+", log) is not None, "Snakemake retried it", failures)
-        record = project / "results/smoke" / run / "run.json"
+        record = project / "results/tiny" / run / "run.json"
         check(record.is_file() and record.stat().st_mtime > when, f"the retry wrote {run}/run.json", failures)
-    tables = project / "results/smoke/tables"
+    tables = project / "results/tiny/tables"
     check(all((tables / f"{t}.csv").is_file() for t in ("comparison", "ablation", "winrate")), "tables exist", failures)
     return failures
 
@@ -227,7 +227,7 @@ def main() -> int:
     try:
         cluster.start()
         print(f"cluster up ({work}/cluster)")
-        failures = run_smoke(cluster, copy_project(work / "project"))
+        failures = run_tiny(cluster, copy_project(work / "project"))
     finally:
         cluster.stop()
         if not args.keep:

@@ -13,7 +13,7 @@ from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, block_group, un
 from unziplora.config import TrainConfig
 from unziplora.lora.adapters import add_adapters
 from unziplora.lora.columns import ColumnSeparation
-from unziplora.methods import BLORA_CONTENT_BLOCK, BLORA_STYLE_BLOCK, get_method, standard_methods
+from unziplora.methods import BLORA_CONTENT_BLOCK, BLORA_STYLE_BLOCK, get_method, method_settings, standard_methods
 from unziplora.train import train
 
 CONTENT = ("up_blocks.0.attentions.0",)
@@ -80,8 +80,27 @@ def test_the_sdxl_block_variants_equal_their_parents_but_stay_pinned_and_out_of_
     for parent in ("unziplora", "blora"):
         variant = get_method(f"{parent}_sdxl_blocks")
         assert variant.variant_of == parent and variant.blocks() == get_method(parent).blocks()
-        assert dataclasses.replace(variant, key=parent, label=get_method(parent).label, summary="", variant_of="") == (
-            dataclasses.replace(get_method(parent), summary="")
-        )  # the same switches and defaults: only the pin differs
+        assert dataclasses.replace(
+            variant, key=parent, label=get_method(parent).label, summary="", variant_of="", pins={}
+        ) == dataclasses.replace(get_method(parent), summary="")  # the same switches and defaults: only the pin differs
         with pytest.raises(ValueError, match=f"pinned to SDXL's blocks; set the blocks of '{parent}'"):
-            TrainConfig.for_method(f"{parent}_sdxl_blocks", style_blocks=STYLE)
+            variant.with_blocks(style=STYLE)
+        with pytest.raises(ValueError, match=f"pins style_blocks; set it for '{parent}'"):
+            method_settings({f"{parent}_sdxl_blocks": {"style_blocks": STYLE}}, f"{parent}_sdxl_blocks")
+        # The parent's preset blocks reach the variant and its pins drop them: SDXL's blocks, whatever the preset.
+        settings = method_settings({parent: {"content_blocks": STYLE[:1], "rank": 2}}, f"{parent}_sdxl_blocks")
+        config = TrainConfig.for_method(f"{parent}_sdxl_blocks", **settings)
+        assert config.rank == 2 and config.method_spec().blocks() == get_method(parent).blocks()
+
+
+def test_the_tie_break_variants_inherit_the_parents_settings_and_pin_the_tie_break():
+    measured = {"content_blocks": CONTENT, "style_blocks": STYLE}
+    for parent in ("column_sep", "unziplora"):
+        key = f"{parent}_tie_break"
+        assert get_method(key).variant_of == parent and key not in standard_methods()
+        settings = {parent: {**(measured if parent == "unziplora" else {}), "rank": 8}}
+        config = TrainConfig.for_method(key, column_tie_break=False, **method_settings(settings, key))
+        assert config.column_tie_break and config.rank == 8  # the pin wins over a preset's global setting
+        assert not TrainConfig.for_method(parent, **method_settings(settings, parent)).column_tie_break
+        if parent == "unziplora":
+            assert config.method_spec().blocks() == {"content": CONTENT, "style": STYLE}

@@ -37,7 +37,7 @@ def expected(preset: dict, rule: str) -> tuple:
 
 def test_slurm_dry_run_shows_what_each_rule_requests(tmp_path):
     root = copy_project(tmp_path)
-    for name in ("paper", "smoke"):
+    for name in ("paper", "tiny"):
         preset = yaml.safe_load((REPO / f"config/presets/{name}.yaml").read_text())
         result = snakemake(root, "-n", "--profile", "profiles/slurm", "--config", f"preset={name}", timeout=300)
         assert result.returncode == 0, result.stderr[-2000:]
@@ -55,19 +55,17 @@ def test_concurrent_gpu_jobs_of_the_workflow_hold_distinct_device_slots(tmp_path
     once, each on its own device; none has to wait for a slot."""
     root = copy_project(tmp_path / "project")
     env = project_env(root, UNZIPLORA_DEVICES="0,1", UNZIPLORA_SLOT_DIR=str(tmp_path / "slots"))
-    result = snakemake(
-        root, "train", "--cores", "3", "--config", "preset=smoke", "resources={train: {gpu: 1}}", env=env
-    )
+    result = snakemake(root, "train", "--cores", "3", "--config", "preset=tiny", "resources={train: {gpu: 1}}", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     held = []
-    for log in (root / "results/smoke/logs/train").glob("*/*/train0.log"):
+    for log in (root / "results/tiny/logs/train").glob("*/*/train0.log"):
         text = log.read_text()
         taken = re.search(r"device slot: (\S+) of 2 .*held from ([\d.]+)", text)
         released = re.search(r"device slot released at ([\d.]+)", text)
         assert taken and released, f"{log}: {text[-500:]}"
         assert "waiting" not in text
         held.append((taken.group(1), float(taken.group(2)), float(released.group(1))))
-    preset = yaml.safe_load((REPO / "config/presets/smoke.yaml").read_text())
+    preset = yaml.safe_load((REPO / "config/presets/tiny.yaml").read_text())
     assert len(held) == len(preset["methods"]) * len(preset["images"])  # every run, the base model's record too
     overlapping = [(a, b) for i, a in enumerate(held) for b in held[i + 1 :] if a[1] < b[2] and b[1] < a[2]]
     assert overlapping, "no two training jobs ran at the same time: the test proves nothing"

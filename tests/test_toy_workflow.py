@@ -1,5 +1,6 @@
-"""The toy preset's rules on a small selection (one image per tier, M3 and the base model, a few steps): the tables
-have the documented columns, per tier too, with no NaN where there is data; the measured blocks reach the runs."""
+"""The toy rules through the `smoke` preset (a fraction of `toy`: one image per tier, M3, B-LoRA on SDXL's blocks and
+the base model, a few steps): the tables have the documented columns, per tier too, with no NaN where there is data;
+the measured blocks reach the runs; `smoke` is `toy` but for the settings it names."""
 
 from __future__ import annotations
 
@@ -7,26 +8,31 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from analysis.oracle import COLUMNS, STATS
 
-from .workflow_project import copy_project, snakemake
+from .workflow_project import REPO, copy_project, snakemake
 
 IMAGES = ("bind_star_dots_0", "novel_crescent_plaid_0")
-TOY = "results/toy"
+SMOKE = "results/smoke"
 
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("toy"))
-    result = snakemake(
-        root, "--cores", "2", "--config", "preset=toy", f"images=[{','.join(IMAGES)}]",
-        "methods=[unziplora,blora_sdxl_blocks,base]", "train={steps: 6}",
-        "sample={steps: 2, samples_per_prompt: 1}", "tables={bootstrap: 50}",
-        f"recombination={{contents: [{IMAGES[0]}], styles: [{IMAGES[1]}]}}",
-    )  # fmt: skip
+    result = snakemake(root, "--cores", "2", "--config", "preset=smoke")
     assert result.returncode == 0, result.stderr[-3000:]
-    return root / TOY
+    return root / SMOKE
+
+
+def test_smoke_is_toy_but_for_the_settings_it_names(toy_run):
+    smoke = yaml.safe_load((toy_run / "config.yaml").read_text())
+    toy = yaml.safe_load((REPO / "config/presets/toy.yaml").read_text())
+    assert smoke["images"] == list(IMAGES) and smoke["model"] == toy["model"] == "data/toy/base_model"
+    assert smoke["method_train"] == toy["method_train"] and smoke["metrics"] == toy["metrics"]
+    assert smoke["train"] == {**toy["train"], "steps": 6}  # the toy rank, lr and resolution, fewer steps
+    assert set(smoke["methods"]) < set(toy["methods"]) and set(IMAGES) < set(toy["images"])
 
 
 def test_the_oracle_table_has_its_columns_for_every_method_and_tier(toy_run):

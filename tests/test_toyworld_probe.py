@@ -76,3 +76,49 @@ def test_a_sweep_point_trains_the_method_and_measures_fidelity_and_leakage(tiny_
         assert rows[0][key] in (0.0, 1.0), key  # one sample per prompt kind
     run = tmp_path / f"{benchmark_images('bind')[0].id}-r2-s6"
     assert (run / "content.safetensors").is_file() and len(list((run / "samples" / "combined").glob("*.png"))) == 1
+
+
+def test_a_sweep_trains_a_block_rule_method_on_the_blocks_it_is_given(tiny_pipe, tmp_path):
+    import json
+
+    from toyworld.sweep import SweepConfig, sweep
+
+    blocks = {"content_blocks": ("down_blocks.1.attentions.1",), "style_blocks": ("up_blocks.1.attentions.1",)}
+    config = SweepConfig(method="blora", ranks=(2,), steps=(2,), samples=1, sample_steps=1, **blocks)
+    sweep(tiny_pipe, benchmark_images("bind")[:1], load_oracles(ORACLES), config, torch.device("cpu"), tmp_path,
+          progress=False)  # fmt: skip
+    record = json.loads((tmp_path / f"{benchmark_images('bind')[0].id}-r2-s2" / "run.json").read_text())
+    assert record["block_rule"] == {"content": list(blocks["content_blocks"]), "style": list(blocks["style_blocks"])}
+
+
+def test_saturation_is_the_fewest_steps_within_the_tolerance_of_the_best():
+    from toyworld.saturation import saturation_table
+
+    steps = [25, 50, 100, 200]
+    means = {
+        "early": pd.DataFrame(
+            {
+                "rank": 16,
+                "steps": steps,
+                "content_fidelity": [0.2, 0.75, 0.8, 0.7],
+                "style_fidelity": [0.1, 0.2, 0.3, 0.9],
+                "joint_fidelity": [0.5, 0.5, 0.5, 0.5],
+            }
+        ),
+        "late": pd.DataFrame(
+            {
+                "rank": 16,
+                "steps": steps[::-1],
+                "content_fidelity": [0.9, 0.6, 0.3, 0.1],
+                "style_fidelity": [0.9, 0.85, 0.2, 0.1],
+                "joint_fidelity": [0.0, 0.0, 0.0, 0.0],
+            }
+        ),
+    }  # fmt: skip  ("late" lists its steps from the longest: the table sorts them)
+    table = saturation_table(means, tolerance=0.1).set_index(["method", "fidelity"])
+    early_content = table.loc[("early", "content_fidelity"), ["best_steps", "saturates_at", "rising"]].tolist()
+    assert early_content == [100, 50, False]
+    assert table.loc[("early", "style_fidelity"), ["saturates_at", "rising"]].tolist() == [200, True]
+    assert table.loc[("early", "joint_fidelity"), "saturates_at"] == 25  # flat: saturated from the first point
+    assert table.loc[("late", "content_fidelity"), ["best", "saturates_at", "rising"]].tolist() == [0.9, 200, True]
+    assert table.loc[("late", "style_fidelity"), ["saturates_at", "rising"]].tolist() == [100, False]

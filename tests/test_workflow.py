@@ -1,6 +1,6 @@
 """The Snakemake workflow, run as a user runs it: `python -m snakemake` in a copy of the project.
 
-Each test works in a temporary copy (tests/workflow_project.py). The `smoke` preset runs once per session (a few
+Each test works in a temporary copy (tests/workflow_project.py). The `tiny` preset runs once per session (a few
 minutes on 2 cores); tests that change things copy that finished run first.
 """
 
@@ -27,7 +27,7 @@ from unziplora.methods import METHODS, standard_methods
 
 from .workflow_project import REPO, copy_project, project_env, snakemake
 
-SMOKE = "results/smoke"
+TINY = "results/tiny"
 
 
 def mtimes(root: Path, pattern: str) -> dict[str, int]:
@@ -35,19 +35,19 @@ def mtimes(root: Path, pattern: str) -> dict[str, int]:
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory) -> Path:
-    """A finished `smoke` run (every rule, report included)."""
-    root = copy_project(tmp_path_factory.mktemp("smoke"))
-    result = snakemake(root, "--cores", "2", "--config", "preset=smoke")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished `tiny` run (every rule, report included)."""
+    root = copy_project(tmp_path_factory.mktemp("tiny"))
+    result = snakemake(root, "--cores", "2", "--config", "preset=tiny")
     assert result.returncode == 0, result.stderr[-3000:]
     return root
 
 
 @pytest.fixture
-def smoke_copy(smoke_run, tmp_path) -> Path:
-    """A private copy of the finished smoke run (results and Snakemake's metadata, mtimes kept)."""
+def tiny_copy(tiny_run, tmp_path) -> Path:
+    """A private copy of the finished tiny run (results and Snakemake's metadata, mtimes kept)."""
     dst = tmp_path / "copy"
-    shutil.copytree(smoke_run, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(tiny_run, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
     return dst
 
 
@@ -87,7 +87,7 @@ def test_command_line_config_is_typed_and_subsets_the_dag(tmp_path):
     root = copy_project(tmp_path)
 
     def rules(*config: str) -> collections.Counter:
-        result = snakemake(root, "--d3dag", "--config", "preset=smoke", *config)
+        result = snakemake(root, "--d3dag", "--config", "preset=tiny", *config)
         assert result.returncode == 0, result.stderr[-2000:]
         return collections.Counter(n["value"]["rule"] for n in json.loads(result.stdout)["nodes"])
 
@@ -97,9 +97,9 @@ def test_command_line_config_is_typed_and_subsets_the_dag(tmp_path):
     assert subset["train_run"] == 1 and subset["sample"] == 1 and subset["recombine"] == 0
 
 
-def test_smoke_produces_every_table_and_figure(smoke_run):
-    out = smoke_run / SMOKE
-    preset = yaml.safe_load((REPO / "config/presets/smoke.yaml").read_text())
+def test_tiny_produces_every_table_and_figure(tiny_run):
+    out = tiny_run / TINY
+    preset = yaml.safe_load((REPO / "config/presets/tiny.yaml").read_text())
     methods = preset["methods"]
     comparison = pd.read_csv(out / "tables/comparison.csv")
     assert list(comparison["method"]) == methods
@@ -111,7 +111,7 @@ def test_smoke_produces_every_table_and_figure(smoke_run):
         table = pd.read_csv(out / f"tables/{name}.csv")
         assert len(table) > 0, name
         assert {"commit", "config_hash", "preset", "weights", "choices"} <= set(table.columns), name
-        assert (table["preset"] == "smoke").all()
+        assert (table["preset"] == "tiny").all()
         assert (out / f"tables/{name}.md").stat().st_size > 0
     # Empty cells only where there is nothing to show: the paper's values where the paper has none, and the
     # ablation's step difference on its first row (no previous step).
@@ -152,17 +152,17 @@ def test_smoke_produces_every_table_and_figure(smoke_run):
         assert files <= {p.name for p in (out / f"{method}/square_stripes/train0").iterdir()}
 
 
-def test_metric_names_in_tables_come_from_the_registry(smoke_run):
-    per_image = pd.read_csv(smoke_run / SMOKE / "tables/per_image.csv")
+def test_metric_names_in_tables_come_from_the_registry(tiny_run):
+    per_image = pd.read_csv(tiny_run / TINY / "tables/per_image.csv")
     assert set(per_image["metric"]) <= set(METRICS)
 
 
-def test_deleting_one_lora_reruns_only_its_branch(smoke_copy):
-    out = smoke_copy / SMOKE
+def test_deleting_one_lora_reruns_only_its_branch(tiny_copy):
+    out = tiny_copy / TINY
     runs_before = mtimes(out, "*/*/train0/run.json")
     scores_before = mtimes(out, "scores/*.csv")
     (out / "unziplora/square_stripes/train0/content.safetensors").unlink()  # one LoRA (write-protected: root here)
-    result = snakemake(smoke_copy, "--cores", "2", "--config", "preset=smoke")
+    result = snakemake(tiny_copy, "--cores", "2", "--config", "preset=tiny")
     assert result.returncode == 0, result.stderr[-3000:]
     runs_after = mtimes(out, "*/*/train0/run.json")
     assert set(runs_after) == set(runs_before)
@@ -172,13 +172,13 @@ def test_deleting_one_lora_reruns_only_its_branch(smoke_copy):
     assert {k for k in scores_after if scores_after[k] != scores_before[k]} == {"scores/unziplora.csv"}
 
 
-def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(smoke_copy):
-    out = smoke_copy / SMOKE
+def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(tiny_copy):
+    out = tiny_copy / TINY
     kept = {**mtimes(out, "*/*/train0/run.json"), **mtimes(out, "**/manifest.csv")}
     scores_before = mtimes(out, "scores/*.csv")
-    with open(smoke_copy / "metrics/score.py", "a") as fh:
+    with open(tiny_copy / "metrics/score.py", "a") as fh:
         fh.write("\n# an edit that changes the code's hash\n")
-    result = snakemake(smoke_copy, "--cores", "2", "--config", "preset=smoke")
+    result = snakemake(tiny_copy, "--cores", "2", "--config", "preset=tiny")
     assert result.returncode == 0, result.stderr[-3000:]
     assert {**mtimes(out, "*/*/train0/run.json"), **mtimes(out, "**/manifest.csv")} == kept
     scores_after = mtimes(out, "scores/*.csv")
@@ -186,8 +186,8 @@ def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(smoke_c
 
 
 def planned(root: Path) -> collections.Counter:
-    """rule → jobs a dry run of the smoke preset would run, from Snakemake's "Job stats" table."""
-    result = snakemake(root, "-n", "--config", "preset=smoke")
+    """rule → jobs a dry run of the tiny preset would run, from Snakemake's "Job stats" table."""
+    result = snakemake(root, "-n", "--config", "preset=tiny")
     assert result.returncode == 0, result.stderr[-2000:]
     if "Job stats:" not in result.stdout:  # nothing to be done
         return collections.Counter()
@@ -204,14 +204,14 @@ def planned(root: Path) -> collections.Counter:
         ("unziplora/train.py", {"train_run", "base_record", "sample", "recombine", "score", "make_tables"}, set()),
     ],
 )  # fmt: skip
-def test_editing_code_plans_reruns_of_exactly_the_rules_that_use_it(smoke_copy, edited, reruns, keeps):
-    assert planned(smoke_copy) == collections.Counter()  # the finished run is up to date
-    with open(smoke_copy / edited, "a") as fh:
+def test_editing_code_plans_reruns_of_exactly_the_rules_that_use_it(tiny_copy, edited, reruns, keeps):
+    assert planned(tiny_copy) == collections.Counter()  # the finished run is up to date
+    with open(tiny_copy / edited, "a") as fh:
         fh.write("\n# an edit that changes the code's hash\n")
-    plan = planned(smoke_copy)
+    plan = planned(tiny_copy)
     assert reruns <= set(plan) and not keeps & set(plan), plan
     if edited.startswith("unziplora/"):  # the method: every run of the selection is retrained
-        preset = yaml.safe_load((REPO / "config/presets/smoke.yaml").read_text())
+        preset = yaml.safe_load((REPO / "config/presets/tiny.yaml").read_text())
         trained = [m for m in preset["methods"] if METHODS[m].trains]
         assert plan["train_run"] == len(trained) * len(preset["images"])
 
@@ -230,23 +230,23 @@ def session_processes(session: int, needle: str) -> list[int]:
     return found
 
 
-def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_copy):
+def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_copy):
     """The training job's process gets SIGTERM (the OOM killer, a cluster's scancel, a user's kill): Snakemake
     records the failure and keeps no output; the next run trains it again and finishes."""
-    run = smoke_copy / SMOKE / "unziplora/square_stripes/train9"
-    target = str((run / "run.json").relative_to(smoke_copy))
-    env = project_env(smoke_copy)
+    run = tiny_copy / TINY / "unziplora/square_stripes/train9"
+    target = str((run / "run.json").relative_to(tiny_copy))
+    env = project_env(tiny_copy)
     long = "train={steps: 100000, resolution: 32, rank: 4, progress: false}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=smoke", long],
-        cwd=smoke_copy,
+        [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=tiny", long],
+        cwd=tiny_copy,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
     try:
-        log = smoke_copy / SMOKE / "logs/train/unziplora/square_stripes/train9.log"
+        log = tiny_copy / TINY / "logs/train/unziplora/square_stripes/train9.log"
         deadline = time.monotonic() + 300
         while not (log.is_file() and "Loading pipeline components" in log.read_text(errors="replace")):
             assert proc.poll() is None and time.monotonic() < deadline, "training never started"
@@ -263,7 +263,7 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_c
         proc.wait()
     leftovers = [p.name for p in run.iterdir() if not p.name.startswith(".")] if run.exists() else []
     assert leftovers == [], leftovers
-    result = snakemake(smoke_copy, target, "--cores", "1", "--config", "preset=smoke")
+    result = snakemake(tiny_copy, target, "--cores", "1", "--config", "preset=tiny")
     assert result.returncode == 0, result.stderr[-3000:]
     assert {"run.json", "content.safetensors", "style.safetensors"} <= {p.name for p in run.iterdir()}
 
@@ -272,16 +272,16 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(smoke_c
     ("config", "expected"),
     [
         (["preset=nope"], "unknown preset 'nope'"),
-        (["preset=smoke", "colour=blue"], "'colour' was unexpected"),
-        (["preset=smoke", "train_seeds=abc"], "train_seeds: 'abc' is not of type 'array'"),
-        (["preset=smoke", "images=[nope]"], "unknown image id 'nope'"),
-        (["preset=smoke", "methods=[nope]"], "unknown method 'nope'"),
-        (["preset=smoke", "metrics=[nope]"], "unknown metric 'nope'"),
-        (["preset=smoke", "images_dir=missing"], "is missing"),
-        (["preset=smoke", "train={stepz: 5}"], "unexpected keyword argument 'stepz'"),
-        (["preset=smoke", "method_train={nosuch: {steps: 3}}"], "unknown method(s) ['nosuch']"),
-        (["preset=smoke", "metric_options={batchsize: 3}"], "unknown metric option(s) ['batchsize']"),
-        (["preset=smoke", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
+        (["preset=tiny", "colour=blue"], "'colour' was unexpected"),
+        (["preset=tiny", "train_seeds=abc"], "train_seeds: 'abc' is not of type 'array'"),
+        (["preset=tiny", "images=[nope]"], "unknown image id 'nope'"),
+        (["preset=tiny", "methods=[nope]"], "unknown method 'nope'"),
+        (["preset=tiny", "metrics=[nope]"], "unknown metric 'nope'"),
+        (["preset=tiny", "images_dir=missing"], "is missing"),
+        (["preset=tiny", "train={stepz: 5}"], "unexpected keyword argument 'stepz'"),
+        (["preset=tiny", "method_train={nosuch: {steps: 3}}"], "unknown method(s) ['nosuch']"),
+        (["preset=tiny", "metric_options={batchsize: 3}"], "unknown metric option(s) ['batchsize']"),
+        (["preset=tiny", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
     ],
 )
 def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, expected):
@@ -295,25 +295,25 @@ def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, expecte
 
 def test_checksum_mismatch_stops_planning(tmp_path):
     root = copy_project(tmp_path)
-    image = root / "data/smoke/square_stripes.png"
+    image = root / "data/tiny/square_stripes.png"
     image.write_bytes(image.read_bytes() + b"\0")
-    result = snakemake(root, "-n", "--config", "preset=smoke")
+    result = snakemake(root, "-n", "--config", "preset=tiny")
     assert result.returncode == 1
     assert "unziplora workflow: error: checksum mismatch" in result.stderr
 
 
 def test_corrupt_image_fails_its_job_and_writes_no_table(tmp_path):
     root = copy_project(tmp_path)
-    corrupt = root / "data/smoke/square_stripes.png"
+    corrupt = root / "data/tiny/square_stripes.png"
     corrupt.write_bytes(b"not a png at all")
-    sheet = (root / "data/smoke/images.tsv").read_text()
+    sheet = (root / "data/tiny/images.tsv").read_text()
     real = "3ce1e35c6a26c815a35544e65f698acd7471d62b1583f78561fd2b0d924378df"
     from unziplora.dataset import sha256_of
 
-    (root / "data/smoke/images.tsv").write_text(sheet.replace(real, sha256_of(corrupt)))
-    result = snakemake(root, "tables", "--cores", "2", "--config", "preset=smoke")
+    (root / "data/tiny/images.tsv").write_text(sheet.replace(real, sha256_of(corrupt)))
+    result = snakemake(root, "tables", "--cores", "2", "--config", "preset=tiny")
     assert result.returncode != 0
-    log = (root / SMOKE / "logs/prepare_image/square_stripes.log").read_text()
+    log = (root / TINY / "logs/prepare_image/square_stripes.log").read_text()
     assert "cannot read image" in log
-    assert not (root / SMOKE / "images/square_stripes.png").exists()
-    assert not (root / SMOKE / "tables").exists()
+    assert not (root / TINY / "images/square_stripes.png").exists()
+    assert not (root / TINY / "tables").exists()

@@ -62,6 +62,8 @@ def main(argv=None) -> None:
     grid.add_argument("--ranks", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--steps", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--lr", type=float, help="LoRA learning rate (default: SweepConfig's 1e-3)")
+    grid.add_argument("--content-blocks", help="comma-separated block prefixes (default: the method's own)")
+    grid.add_argument("--style-blocks", help="comma-separated block prefixes (default: the method's own)")
     bench = sub.add_parser("benchmark", help="render the benchmark images and write their sheet (images.tsv)")
     bench.add_argument("out", type=Path)
     bench.add_argument("--per-pair", type=int, default=2, help="renders per (shape, style) pair")
@@ -153,8 +155,12 @@ def _sweep(args) -> None:
     def ints(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(v) for v in text.split(",")) if text else None
 
+    def names(text: str | None) -> tuple[str, ...] | None:
+        return tuple(v.strip() for v in text.split(",")) if text else None
+
     config = _overrides(SweepConfig(method=args.method, seed=args.seed), lr=args.lr, ranks=ints(args.ranks),
-                        steps=ints(args.steps))  # fmt: skip
+                        steps=ints(args.steps), content_blocks=names(args.content_blocks),
+                        style_blocks=names(args.style_blocks))  # fmt: skip
     items = spread(benchmark_images(args.tier), args.images)
     pipe = load_pipeline(str(args.model))
     for row in run_sweep(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):

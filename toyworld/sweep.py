@@ -38,6 +38,16 @@ class SweepConfig:
     samples: int = 4
     sample_steps: int = 25
     seed: int = 0
+    # Block rule of methods that have one (unziplora, blora): empty = the method's own (SDXL's); the toy preset's
+    # measured blocks come from its method_train (rule toy_step_sweep).
+    content_blocks: tuple[str, ...] = ()
+    style_blocks: tuple[str, ...] = ()
+
+    def train_overrides(self) -> dict:
+        """The TrainConfig settings this sweep fixes besides rank and steps: lr and blocks where set."""
+        overrides = {"lora_lr": self.lr} if self.lr is not None else {}
+        blocks = {"content_blocks": self.content_blocks, "style_blocks": self.style_blocks}
+        return {**overrides, **{k: tuple(v) for k, v in blocks.items() if v}}
 
 
 def _other_shape(item: BenchmarkImage) -> str:
@@ -81,10 +91,10 @@ def sweep(pipe, items: list[BenchmarkImage], oracles: dict[str, OracleNet], conf
     grid = list(itertools.product(items, config.ranks, config.steps))
     for item, rank, steps in tqdm(grid, desc=f"sweep {config.method}", disable=not progress):
         run_dir = Path(work_dir) / f"{item.id}-r{rank}-s{steps}"
-        overrides = {"lora_lr": config.lr} if config.lr is not None else {}
         train_config = TrainConfig.for_method(config.method, steps=steps, rank=rank, seed=config.seed,
                                               resolution=pipe.unet.config.sample_size * pipe.vae_scale_factor,
-                                              device=str(device), progress=False, **overrides)  # fmt: skip
+                                              device=str(device), progress=False,
+                                              **config.train_overrides())  # fmt: skip
         record = train(pipe, item.render(), PROMPTS, train_config, run_dir)
         measured = measure(pipe, run_dir, item, oracles, config, device, run_dir / "samples")
         timing = round(record["timing"]["train_s"], 2)

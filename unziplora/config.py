@@ -139,11 +139,13 @@ class TrainConfig:
 
     @classmethod
     def for_method(cls, method: str, **overrides) -> TrainConfig:
-        """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`.
+        """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`,
+        then a variant's pins (which win: what the variant is).
 
         Plain `TrainConfig(method=...)` keeps UnZipLoRA's defaults for every method; use this for baselines.
         """
-        return cls(method=method, **{**get_method(method).defaults, **overrides})
+        spec = get_method(method)
+        return cls(method=method, **{**spec.defaults, **overrides, **spec.pins})
 
     def with_overrides(self, **changes) -> TrainConfig:
         """A copy with some fields changed (used to apply a method's own defaults)."""

@@ -37,6 +37,8 @@ class MethodSpec:
         `TrainConfig.for_method`, so a baseline runs and records its authors' settings, not UnZipLoRA's.
     variant_of: a variant is another method with one setting pinned, run only when asked for by name (not part of
         "every method"); e.g. UnZipLoRA pinned to SDXL's block names, beside `unziplora` on blocks a preset moved.
+        A variant takes its parent's preset settings (`method_settings`), then its pins.
+    pins: TrainConfig settings a variant fixes; they win over the method's defaults and every preset setting.
     No adapters at all = the bare base model (no training, no LoRA files).
     """
 
@@ -55,6 +57,7 @@ class MethodSpec:
     style_blocks: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
     variant_of: str = ""
+    pins: dict[str, Any] = field(default_factory=dict)
 
     @property
     def trains(self) -> bool:
@@ -93,7 +96,7 @@ class MethodSpec:
             raise ValueError(
                 f"method {self.key!r} has no block rule, so content/style blocks do not apply; they apply to: {users}"
             )
-        if self.variant_of:
+        if {"content_blocks", "style_blocks"} & set(self.pins):
             raise ValueError(f"method {self.key!r} is pinned to SDXL's blocks; set the blocks of {self.variant_of!r}")
         own = self.blocks()
         content, style = tuple(content) or own["content"], tuple(style) or own["style"]
@@ -180,23 +183,44 @@ METHODS: dict[str, MethodSpec] = {
         ),
     )
 }
-# Variants: the block-rule methods pinned to SDXL's block names. A preset that moves `unziplora`'s and `blora`'s
+
+
+def _variant(parent: str, suffix: str, label: str, summary: str, **pins) -> MethodSpec:
+    spec = METHODS[parent]
+    key, summary = f"{parent}_{suffix}", f"Variant: {spec.label} {summary}"
+    return replace(spec, key=key, label=f"{spec.label}-{label}", summary=summary, variant_of=parent, pins=pins)
+
+
+# Variants. The block-rule methods pinned to SDXL's block names: a preset that moves `unziplora`'s and `blora`'s
 # blocks to those measured on its base model (the toy world: method_train) runs these beside them, so its tables
-# show what the choice of blocks does; on SDXL itself they equal their parents.
-for _parent in ("unziplora", "blora"):
-    _spec = METHODS[_parent]
-    METHODS[f"{_parent}_sdxl_blocks"] = replace(
-        _spec,
-        key=f"{_parent}_sdxl_blocks",
-        label=f"{_spec.label}-sdxl",
-        summary=f"Variant: {_spec.label} pinned to SDXL's block names (a preset's block setting for {_parent} "
-        "does not apply).",
-        variant_of=_parent,
-    )
+# show what the choice of blocks does; on SDXL itself they equal their parents. The column methods with the
+# tie-break selection: the faithful selection drops ties at the Cone threshold and may pick few columns or none at
+# small ranks (spec §1.3); the tie-break one picks exactly the ratio, so the two side by side show what that costs.
+_SDXL_BLOCKS = "pinned to SDXL's block names (a preset's blocks for it do not apply)."
+_TIE_BREAK = "with the tie-break column selection (exactly the ratio per round)."
+for _spec in (
+    _variant("unziplora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, content_blocks=(), style_blocks=()),
+    _variant("blora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, content_blocks=(), style_blocks=()),
+    _variant("column_sep", "tie_break", "tb", _TIE_BREAK, column_tie_break=True),
+    _variant("unziplora", "tie_break", "tb", _TIE_BREAK, column_tie_break=True),
+):
+    METHODS[_spec.key] = _spec
 
 
 def _prefixes(value: str | tuple[str, ...]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
+
+
+def method_settings(per_method: dict[str, dict], key: str) -> dict:
+    """The settings a preset gives `key` (its `method_train`): a variant's parent's, then its own. Its pins are
+    applied later, by `TrainConfig.for_method`, so they win."""
+    spec, own = get_method(key), per_method.get(key, {})
+    clash = sorted(set(own) & set(spec.pins))
+    if clash:
+        raise ValueError(f"method {key!r} pins {', '.join(clash)}; set {'it' if len(clash) == 1 else 'them'} for "
+                         f"{spec.variant_of!r} or use {spec.variant_of!r} itself")  # fmt: skip
+    inherited = per_method.get(spec.variant_of, {}) if spec.variant_of else {}
+    return {**inherited, **own}
 
 
 def standard_methods() -> list[str]:

@@ -17,7 +17,7 @@ from metrics.config import MetricConfig
 from metrics.registry import METRICS, MODELS
 from unziplora.config import TrainConfig
 from unziplora.devices import visible_gpus
-from unziplora.methods import METHODS, standard_methods
+from unziplora.methods import METHODS, method_settings, standard_methods, trained_methods
 
 ROOT = Path(workflow.basedir)
 #: Where the packages the jobs import live (the checkout for an editable install; PYTHONPATH can point elsewhere).
@@ -40,7 +40,7 @@ def resolve_preset(requested):
     gpus, why = visible_gpus()
     chosen = "paper" if gpus else "toy"
     print(
-        f"preset auto -> {chosen} ({why}); choose explicitly with --config preset=paper|paper-mini|toy|smoke",
+        f"preset auto -> {chosen} ({why}); choose explicitly with --config preset=paper|paper-mini|toy|toy-full|smoke|tiny",
         file=sys.stderr,
     )
     os.environ[PRESET_ENV] = chosen
@@ -169,7 +169,7 @@ def check_options():
     if unknown:
         fail(f"invalid config: method_train names unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     for method in TRAINED:
-        options = {**config["train"], **config["method_train"].get(method, {}), "device": config["device"]}
+        options = {**config["train"], **method_settings(config["method_train"], method), "device": config["device"]}
         try:
             TrainConfig.for_method(method, **options)
         except (TypeError, ValueError) as err:

@@ -1,4 +1,4 @@
-# Inputs: the prepared images, and for the smoke preset the tiny pipeline and random metric weights.
+# Inputs: the prepared images, and for the tiny preset the tiny pipeline and random metric weights.
 
 
 rule prepare_image:
@@ -44,7 +44,7 @@ rule tiny_model:
 
 
 rule random_metric_weights:
-    """Seeded random weights of the metric models' true architectures (metric_weights: random; smoke only)."""
+    """Seeded random weights of the metric models' true architectures (metric_weights: random; tiny only)."""
     output:
         expand(under(R, "metric_weights/{model}.safetensors"), model=METRIC_MODELS, allow_missing=True),
     params:

@@ -4,6 +4,7 @@
 #   snakemake --cores all toy_oracles         # on renders and on the committed base model's VAE reconstructions
 #   snakemake --cores all toy_block_probe     # which blocks carry shape / style, on both tiers (data/toy/block_probe/)
 #   snakemake --cores all toy_rank_sweep      # UnZipLoRA's fidelity and leakage over rank × steps (data/toy/rank_sweep/)
+#   snakemake --cores all toy_step_sweep      # where each method's fidelity saturates in steps (data/toy/step_sweep/)
 
 TOYWORLD = "results/toyworld"
 TOY_CODE = code_hash("toyworld/*.py", "metrics/oracle.py", "unziplora/tiny.py", "unziplora/records.py")
@@ -112,6 +113,52 @@ rule toy_rank_sweep:
         under(TOYWORLD, "logs/toy_rank_sweep.log"),
     benchmark:
         under(TOYWORLD, "benchmarks/toy_rank_sweep.tsv")
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/toy_probe.py"
+
+
+rule toy_step_sweep:
+    """Where each trained method's oracle fidelity saturates in training steps, at the preset's rank, lr and blocks."""
+    input:
+        expand(under(TOYWORLD, "step_sweep/{method}/sweep_mean.csv"), method=trained_methods()),
+    output:
+        table=under(TOYWORLD, "step_sweep/saturation.csv"),
+        figure=under(TOYWORLD, "step_sweep/saturation.png"),
+    params:
+        methods=trained_methods(),
+    log:
+        under(TOYWORLD, "logs/toy_step_sweep.log"),
+    benchmark:
+        under(TOYWORLD, "benchmarks/toy_step_sweep.tsv")
+    conda:
+        "../../environment.yml"
+    script:
+        "../scripts/toy_probe.py"
+
+
+rule toy_step_sweep_method:
+    """One method's oracle fidelity and leakage against training steps (bind tier, 4 images; the steps of
+    toyworld.saturation.STEPS) at the preset's rank, lr and (for block-rule methods) blocks."""
+    input:
+        **TOY_INPUTS,
+    output:
+        table=under(TOYWORLD, "step_sweep/{method}/sweep_mean.csv"),
+        figure=under(TOYWORLD, "step_sweep/{method}/sweep.png"),
+    params:
+        code=TOY_CODE,
+        tier="bind",
+        images=4,
+        method=lambda wildcards: wildcards.method,
+        train=lambda wildcards: {**config["train"], **method_settings(config["method_train"], wildcards.method)},
+    threads: 1
+    resources:
+        **toy_resources(runtime=60, mem_mb=4000),
+    log:
+        under(TOYWORLD, "logs/toy_step_sweep_{method}.log"),
+    benchmark:
+        under(TOYWORLD, "benchmarks/toy_step_sweep_{method}.tsv")
     conda:
         "../../environment.yml"
     script:

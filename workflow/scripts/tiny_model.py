@@ -1,4 +1,4 @@
-"""Build the tiny random SDXL-architecture pipeline and save it as a pipeline folder (the smoke preset's model)."""
+"""Build the tiny random SDXL-architecture pipeline and save it as a pipeline folder (the tiny preset's model)."""
 
 import tempfile
 from pathlib import Path

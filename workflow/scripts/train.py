@@ -3,6 +3,7 @@
 from _common import run_folder, start
 
 from unziplora.config import PromptSet, TrainConfig
+from unziplora.methods import method_settings
 from unziplora.pipelines import load_pipeline
 from unziplora.train import train
 
@@ -10,7 +11,7 @@ config = start(snakemake)
 wc, params = snakemake.wildcards, snakemake.params
 overrides = {
     **config["train"],
-    **config["method_train"].get(wc.method, {}),
+    **method_settings(config["method_train"], wc.method),
     "seed": int(wc.train_seed),
     "device": config["device"],
 }
