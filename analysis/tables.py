@@ -4,13 +4,12 @@ Which rows make which column follows the paper's protocol (spec §4.1): style me
 content metrics on the content-only images, CLIP-T on both, all from the decomposition task. Every number is a mean
 over images of per-image means with a bootstrap CI over images (`analysis.stats`). Every table carries the same
 provenance columns; the Markdown renderings (`analysis.markdown`) repeat them (and the caveats) in a footer.
+`analysis.writing` builds them all and writes them.
 """
 
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,16 +17,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analysis.markdown import (
-    Render,
-    ablation_markdown,
-    comparison_markdown,
-    oracle_markdown,
-    per_image_markdown,
-    recombination_markdown,
-    winrate_markdown,
-)
-from analysis.oracle import has_oracle_scores, oracle_table
 from analysis.stats import (
     ITEM_KEYS,
     BootstrapConfig,
@@ -264,7 +253,7 @@ def comparison_table(
     rows, header = _method_table(
         frame, methods, lambda i: versus, "diff", _paper(reference), config or BootstrapConfig()
     )
-    return _reference_source(_finish(rows, provenance, frame, header), reference, "comparison")
+    return _reference_source(finish_table(rows, provenance, frame, header), reference, "comparison")
 
 
 def ablation_table(
@@ -284,7 +273,8 @@ def ablation_table(
     for row, prev in zip(rows, previous, strict=True):
         for task, column in study.items():
             row[column] = paper.get(("ablation", row["method"], prev or "", task, "user_preference"), math.nan)
-    return _reference_source(_finish(rows, provenance, frame, header + list(study.values())), reference, "ablation")
+    table = finish_table(rows, provenance, frame, header + list(study.values()))
+    return _reference_source(table, reference, "ablation")
 
 
 def _winrate_scope(rows: pd.DataFrame, metric: str, task: str) -> pd.DataFrame:
@@ -331,7 +321,7 @@ def winrate_table(
                 )  # fmt: skip
     columns = ["a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_items", "win_rate", "lo", "hi",
                "paper_preference"]  # fmt: skip
-    return _reference_source(_finish(rows, provenance, frame, columns), reference, "winrate", "ablation")
+    return _reference_source(finish_table(rows, provenance, frame, columns), reference, "winrate", "ablation")
 
 
 def per_image_table(scores: pd.DataFrame, provenance: Provenance) -> pd.DataFrame:
@@ -346,7 +336,7 @@ def per_image_table(scores: pd.DataFrame, provenance: Provenance) -> pd.DataFram
     out = out.sort_values(["method", "image_id", "train_seed", "kind", "mode", "metric"],
                           key=lambda s: s.map(ranks[s.name]) if s.name in ranks else s)  # fmt: skip
     columns = ["image_id", "method", "label", "train_seed", "kind", "mode", "metric", "mean", "n_items"]
-    return _finish(out[columns].to_dict("records"), provenance, frame, columns)
+    return finish_table(out[columns].to_dict("records"), provenance, frame, columns)
 
 
 def recombination_table(
@@ -371,92 +361,12 @@ def recombination_table(
     header = ["method", "label", "task", "mode"] + [
         f"{m}_{s}" for m in metrics for s in ("mean", "lo", "hi", "n_images")
     ]
-    return _finish(rows, provenance, frame, header)
+    return finish_table(rows, provenance, frame, header)
 
 
-def _finish(rows: list[dict], provenance: Provenance, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def finish_table(rows: list[dict], provenance: Provenance, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """The table with a fixed column order (also when it has no rows), then the provenance columns."""
     out = pd.DataFrame(rows, columns=columns)
     for key, value in provenance.columns(weights_string(frame)).items():
         out[key] = value
     return out.reset_index(drop=True)
-
-
-# ---------------------------------------------------------------------------------------------------------------
-# Writing
-
-
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: readers never see a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_table(table: pd.DataFrame, markdown: str, path: Path) -> tuple[Path, Path]:
-    """Write `table` to `path` (CSV) and `markdown` next to it (`.md`, same stem), each atomically."""
-    md_path = path.with_suffix(".md")
-    _write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
-    _write_atomic(md_path, lambda tmp: Path(tmp).write_text(markdown, encoding="utf-8"))
-    return path, md_path
-
-
-def write_tables(
-    scores: pd.DataFrame,
-    out_dir: Path,
-    provenance: Provenance,
-    reference: pd.DataFrame | None,
-    n_boot: int = 2000,
-    seed: int = 0,
-    truth: dict[str, dict[str, str]] | None = None,
-    subsets: dict[str, list[str]] | None = None,
-) -> dict[str, Path]:
-    """Build and write the tables (CSV + Markdown) into `out_dir`; returns {"comparison": path, ...,
-    "comparison_md": path, ...}. Every statistic draws from `seed` (same seed → same files).
-
-    With both oracle scores (the toy world) an `oracle` table joins the five; `truth` (image id → its true shape
-    and style) lets its leakage columns skip prompts that name the input's own factor. `subsets` (name → image ids,
-    e.g. the toy world's tiers) also writes every table on each subset's images into `out_dir/<name>/` (keys
-    "<name>/comparison", ...); a recombination counts in a subset when both of its images do."""
-    if not isinstance(provenance, Provenance):
-        raise ValueError("provenance must be an analysis.tables.Provenance(commit, config_hash, preset, choices)")
-    frame = validate_scores(scores)
-    config = BootstrapConfig(n_boot=n_boot, seed=seed)
-    paths = _write_set(frame, Path(out_dir), provenance, reference, config, truth)
-    for name, ids in (subsets or {}).items():
-        part = frame[frame["content_image"].isin(ids) & frame["style_image"].isin(ids)]
-        if part.empty:
-            raise ValueError(f"table subset {name!r} has no score rows; select some of its images or drop the subset")
-        written = _write_set(part, Path(out_dir) / name, provenance, reference, config, truth)
-        paths |= {f"{name}/{key}": path for key, path in written.items()}
-    return paths
-
-
-def _write_set(frame, out_dir: Path, provenance, reference, config: BootstrapConfig, truth) -> dict[str, Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    comparison = comparison_table(frame, provenance, reference, config)
-    ablation = ablation_table(frame, provenance, reference, config)
-    winrate = winrate_table(frame, provenance, reference, config)
-    recombination = recombination_table(frame, provenance, config)
-    per_image = per_image_table(frame, provenance)
-    render = Render.of(frame, provenance.columns(weights_string(frame)), config)
-    built = {
-        "comparison": (comparison, comparison_markdown(comparison, render)),
-        "ablation": (ablation, ablation_markdown(ablation, render)),
-        "winrate": (winrate, winrate_markdown(winrate, render)),
-        "per_image": (per_image, per_image_markdown(per_image, render)),
-        "recombination": (recombination, recombination_markdown(recombination, render)),
-    }
-    if has_oracle_scores(frame):
-        rows, header = oracle_table(frame, truth, config)
-        oracle = _finish(rows, provenance, frame, header)
-        built["oracle"] = (oracle, oracle_markdown(oracle, render))
-    paths: dict[str, Path] = {}
-    for name, (table, markdown) in built.items():
-        paths[name], paths[f"{name}_md"] = write_table(table, markdown, out_dir / f"{name}.csv")
-    return paths

@@ -8,7 +8,8 @@ import pytest
 
 from analysis.oracle import oracle_items, oracle_table
 from analysis.stats import BootstrapConfig
-from analysis.tables import Provenance, write_tables
+from analysis.tables import Provenance
+from analysis.writing import write_tables
 
 FAST = BootstrapConfig(n_boot=50, seed=0)
 PROV = Provenance(commit="abc", config_hash="cfg", preset="toy", choices="")

@@ -20,9 +20,8 @@ from analysis.tables import (
     recombination_table,
     validate_scores,
     winrate_table,
-    write_table,
-    write_tables,
 )
+from analysis.writing import write_table, write_tables
 from metrics.registry import CSD_CONTENT_CAVEAT
 
 REFERENCE_CSV = Path(__file__).resolve().parents[1] / "data" / "paper_reference.csv"

@@ -122,3 +122,23 @@ def test_saturation_is_the_fewest_steps_within_the_tolerance_of_the_best():
     assert table.loc[("early", "joint_fidelity"), "saturates_at"] == 25  # flat: saturated from the first point
     assert table.loc[("late", "content_fidelity"), ["best", "saturates_at", "rising"]].tolist() == [0.9, 200, True]
     assert table.loc[("late", "style_fidelity"), ["saturates_at", "rising"]].tolist() == [100, False]
+
+
+def test_write_saturation_writes_table_and_figure_and_refuses_a_missing_or_multi_rank_sweep(tmp_path):
+    from toyworld.saturation import write_saturation
+
+    columns = ("content_fidelity", "style_leakage", "style_fidelity", "content_leakage", "joint_fidelity")
+    for method, rank in (("a", 16), ("b", 16), ("two_ranks", 4)):
+        frame = pd.DataFrame({"rank": 16, "steps": [50, 100], **{c: [0.2, 0.6] for c in columns}})
+        if method == "two_ranks":
+            frame.loc[0, "rank"] = rank
+        (tmp_path / method).mkdir()
+        frame.to_csv(tmp_path / method / "sweep_mean.csv", index=False)
+    table = write_saturation(tmp_path / "out", {"a": tmp_path / "a", "b": tmp_path / "b"})
+    assert len(table) == 6 and set(table["saturates_at"]) == {100}
+    assert {p.name for p in (tmp_path / "out").iterdir()} == {"steps.csv", "saturation.csv", "saturation.png"}
+    with pytest.raises(ValueError, match="no step sweep of c at"):
+        write_saturation(tmp_path / "bad", {"a": tmp_path / "a", "c": tmp_path / "c"})
+    with pytest.raises(ValueError, match="sweeps 2 ranks"):
+        write_saturation(tmp_path / "bad", {"two_ranks": tmp_path / "two_ranks"})
+    assert not list((tmp_path / "bad").glob("*.csv"))  # nothing half-written

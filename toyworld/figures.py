@@ -81,18 +81,21 @@ def block_figure(table: list[dict], out: Path, title: str = "") -> Path:
     return out
 
 
-def sweep_figure(mean, out: Path, title: str = "") -> Path:
-    """Fidelity (solid) and leakage (dashed) against training steps, one colour per rank, one panel per LoRA."""
+def sweep_figure(mean, out: Path, title: str = "", by: str = "rank") -> Path:
+    """Fidelity (solid) and leakage (dashed) against training steps, one line per value of `by` (a rank, or a method
+    in a step sweep over methods), one panel per LoRA."""
     panels = (
         ("content LoRA", "content_fidelity", "style_leakage"),
         ("style LoRA", "style_fidelity", "content_leakage"),
         ("both LoRAs", "joint_fidelity", None),
     )
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharey=True)
+    groups = list(mean.groupby(by, sort=by == "rank"))
     for ax, (name, fidelity, leakage) in zip(axes, panels, strict=True):
-        for k, (rank, part) in enumerate(mean.groupby("rank")):
-            colour = plt.cm.viridis(k / max(1, mean["rank"].nunique() - 1))
-            ax.plot(part["steps"], part[fidelity], "o-", color=colour, label=f"rank {rank}")
+        for k, (value, part) in enumerate(groups):
+            part = part.sort_values("steps")
+            colour = plt.cm.viridis(k / max(1, len(groups) - 1)) if by == "rank" else plt.cm.tab10(k)
+            ax.plot(part["steps"], part[fidelity], "o-", color=colour, label=f"rank {value}" if by == "rank" else value)
             if leakage:
                 ax.plot(part["steps"], part[leakage], "x--", color=colour)
         ax.set_xscale("log", base=2)

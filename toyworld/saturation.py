@@ -10,14 +10,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-#: The fidelity columns of a sweep (toyworld.sweep.measure) whose saturation is reported, with their LoRAs.
-FIDELITY = {"content_fidelity": "content LoRA", "style_fidelity": "style LoRA", "joint_fidelity": "both LoRAs"}
+#: The fidelity columns of a sweep (toyworld.sweep.measure) whose saturation is reported.
+FIDELITY = ("content_fidelity", "style_fidelity", "joint_fidelity")
 #: The step counts of the sweep (rule toy_step_sweep): the toy preset's 200 in the middle of a doubling ladder.
 STEPS = (25, 50, 100, 200, 400)
 #: Within this of the best mean counts as saturated: about one standard error of a mean of 16 yes/no samples
@@ -43,30 +39,10 @@ def saturation_table(means: dict[str, pd.DataFrame], tolerance: float = TOLERANC
     return pd.DataFrame(rows)
 
 
-def saturation_figure(means: dict[str, pd.DataFrame], out: Path, title: str = "") -> Path:
-    """Fidelity against training steps, one panel per LoRA, one line per method."""
-    fig, axes = plt.subplots(1, len(FIDELITY), figsize=(12, 3.6), sharey=True)
-    for ax, (column, name) in zip(axes, FIDELITY.items(), strict=True):
-        for k, (method, mean) in enumerate(means.items()):
-            mean = mean.sort_values("steps")
-            ax.plot(mean["steps"], mean[column], "o-", color=plt.cm.tab10(k), label=method)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("training steps")
-        ax.set_title(f"{name}: {column.replace('_', ' ')}", fontsize=8)
-        ax.set_ylim(0, 1)
-    axes[0].set_ylabel("P(oracle)")
-    axes[0].legend(fontsize=7)
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
-    plt.close(fig)
-    return out
-
-
 def write_saturation(out_dir: str | Path, sweeps: dict[str, Path], tolerance: float = TOLERANCE) -> pd.DataFrame:
     """Read each method's `sweep_mean.csv` (one rank) and write `steps.csv` (every method's means), `saturation.csv`
     and `saturation.png` into `out_dir`, atomically."""
+    from toyworld.figures import sweep_figure
     from unziplora.records import staged_outputs
 
     means = {}
@@ -80,8 +56,9 @@ def write_saturation(out_dir: str | Path, sweeps: dict[str, Path], tolerance: fl
         means[method] = mean
     table = saturation_table(means, tolerance)
     with staged_outputs(Path(out_dir)) as stage:
-        pd.concat([m.assign(method=k) for k, m in means.items()]).to_csv(stage / "steps.csv", index=False)
+        steps = pd.concat([m.assign(method=k) for k, m in means.items()])
+        steps.to_csv(stage / "steps.csv", index=False)
         table.to_csv(stage / "saturation.csv", index=False)
-        ranks = sorted({int(m["rank"].iloc[0]) for m in means.values()})
-        saturation_figure(means, stage / "saturation.png", title=f"fidelity against steps (rank {ranks})")
+        title = f"fidelity (solid) and leakage (dashed) against steps, rank {sorted(set(steps['rank']))}"
+        sweep_figure(steps, stage / "saturation.png", title=title, by="method")
     return table

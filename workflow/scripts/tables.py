@@ -5,7 +5,8 @@ from pathlib import Path
 import pandas as pd
 from _common import project_commit, start
 
-from analysis.tables import EVALUATION_CHOICES, Provenance, load_reference, write_tables
+from analysis.tables import EVALUATION_CHOICES, Provenance, load_reference
+from analysis.writing import write_tables
 
 config = start(snakemake)
 params = snakemake.params
