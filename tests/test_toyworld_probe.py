@@ -141,4 +141,3 @@ def test_write_saturation_writes_table_and_figure_and_refuses_a_missing_or_multi
         write_saturation(tmp_path / "bad", {"a": tmp_path / "a", "c": tmp_path / "c"})
     with pytest.raises(ValueError, match="sweeps 2 ranks"):
         write_saturation(tmp_path / "bad", {"two_ranks": tmp_path / "two_ranks"})
-    assert not list((tmp_path / "bad").glob("*.csv"))  # nothing half-written

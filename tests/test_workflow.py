@@ -201,6 +201,7 @@ def planned(root: Path) -> collections.Counter:
         ("analysis/figures.py", {"summary_figures", "grid", "recombination_figures", "html_report"},
          {"train_run", "sample", "recombine", "score", "make_tables"}),
         ("analysis/markdown.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
+        ("analysis/writing.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
         ("unziplora/train.py", {"train_run", "base_record", "sample", "recombine", "score", "make_tables"}, set()),
     ],
 )  # fmt: skip
@@ -280,6 +281,15 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
         (["preset=tiny", "images_dir=missing"], "is missing"),
         (["preset=tiny", "train={stepz: 5}"], "unexpected keyword argument 'stepz'"),
         (["preset=tiny", "method_train={nosuch: {steps: 3}}"], "unknown method(s) ['nosuch']"),
+        (
+            [
+                "preset=tiny",
+                "methods=[unziplora_tie_break]",
+                "method_train={unziplora_tie_break: {column_tie_break: false}}",
+            ],
+            "method_train.unziplora_tie_break sets column_tie_break, which the variant pins",
+        ),
+        (["preset=tiny", "methods=[unziplora_tie_break]", "train={column_tie_break: false}"], "pins column_tie_break"),
         (["preset=tiny", "metric_options={batchsize: 3}"], "unknown metric option(s) ['batchsize']"),
         (["preset=tiny", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
     ],

@@ -23,8 +23,8 @@ TOLERANCE = 0.1
 
 def saturation_table(means: dict[str, pd.DataFrame], tolerance: float = TOLERANCE) -> pd.DataFrame:
     """One row per (method, fidelity): the best mean over the sweep and its steps, the fewest steps within
-    `tolerance` of it (`saturates_at`), and whether the best is still at the longest run (`rising`: the sweep may
-    not have reached the plateau)."""
+    `tolerance` of it (`saturates_at`), and `rising`: only the longest run comes within the tolerance of the best, so
+    the sweep may not have reached the plateau."""
     rows = []
     for method, mean in means.items():
         mean = mean.sort_values("steps")
@@ -35,7 +35,7 @@ def saturation_table(means: dict[str, pd.DataFrame], tolerance: float = TOLERANC
             longest = int(mean["steps"].max())
             rows.append({"method": method, "fidelity": column, "best": round(float(best), 4), "best_steps": best_steps,
                          "saturates_at": reached, "longest": longest,
-                         "rising": best_steps == longest and reached == best_steps})  # fmt: skip
+                         "rising": reached == longest})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -49,7 +49,8 @@ def write_saturation(out_dir: str | Path, sweeps: dict[str, Path], tolerance: fl
     for method, folder in sweeps.items():
         path = Path(folder) / "sweep_mean.csv"
         if not path.is_file():
-            raise ValueError(f"no step sweep of {method} at {path}; run `snakemake toy_step_sweep` first")
+            raise ValueError(f"no step sweep of {method} at {path}; run `python -m toyworld sweep {folder} --method "
+                             f"{method} --ranks R` (or rule toy_step_sweep_method) first")  # fmt: skip
         mean = pd.read_csv(path)
         if mean["rank"].nunique() != 1:
             raise ValueError(f"{path} sweeps {mean['rank'].nunique()} ranks; a step sweep has one (--ranks R)")

@@ -54,6 +54,11 @@ COLUMN_SEPARATION_FIELDS = (
 )
 
 
+def _same(value):
+    """A setting in comparable form (lists and tuples alike: YAML gives lists)."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
 @dataclass
 class TrainConfig:
     """One training run. Field defaults follow the official train.sh (spec §1.5, §6.10)."""
@@ -140,11 +145,15 @@ class TrainConfig:
     @classmethod
     def for_method(cls, method: str, **overrides) -> TrainConfig:
         """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`,
-        then a variant's pins (which win: what the variant is).
+        then a variant's pins (what the variant is: an override that contradicts one is refused, not ignored).
 
         Plain `TrainConfig(method=...)` keeps UnZipLoRA's defaults for every method; use this for baselines.
         """
         spec = get_method(method)
+        for name, value in spec.pins.items():
+            if name in overrides and _same(overrides[name]) != _same(value):
+                raise ValueError(f"{method} pins {name} = {value!r}, got {overrides[name]!r}; drop {name} for it "
+                                 f"(or run {spec.variant_of!r} with that setting)")  # fmt: skip
         return cls(method=method, **{**spec.defaults, **overrides, **spec.pins})
 
     def with_overrides(self, **changes) -> TrainConfig:

@@ -80,6 +80,11 @@ class MethodSpec:
         """Whether the method has a block rule (which blocks hold content, which style) that a user may change."""
         return self.block_separation or bool(self.split)
 
+    @property
+    def pins_blocks(self) -> bool:
+        """Whether this variant fixes its blocks (to SDXL's), so that no setting may move them."""
+        return bool({"content_blocks", "style_blocks"} & set(self.pins))
+
     def blocks(self) -> dict[str, tuple[str, ...]]:
         """The block rule as {"content": prefixes, "style": prefixes}; empty for methods without one."""
         if self.split:
@@ -92,11 +97,11 @@ class MethodSpec:
         """This method with other content and/or style blocks (empty = keep its own): e.g. the blocks a probe
         measured on a base model other than SDXL. B-LoRA trains and splits on them; UnZipLoRA relaxes columns."""
         if not self.uses_blocks:
-            users = ", ".join(k for k, m in METHODS.items() if m.uses_blocks)
+            users = ", ".join(k for k, m in METHODS.items() if m.uses_blocks and not m.pins_blocks)
             raise ValueError(
                 f"method {self.key!r} has no block rule, so content/style blocks do not apply; they apply to: {users}"
             )
-        if {"content_blocks", "style_blocks"} & set(self.pins):
+        if self.pins_blocks:
             raise ValueError(f"method {self.key!r} is pinned to SDXL's blocks; set the blocks of {self.variant_of!r}")
         own = self.blocks()
         content, style = tuple(content) or own["content"], tuple(style) or own["style"]
@@ -212,15 +217,16 @@ def _prefixes(value: str | tuple[str, ...]) -> tuple[str, ...]:
 
 
 def method_settings(per_method: dict[str, dict], key: str) -> dict:
-    """The settings a preset gives `key` (its `method_train`): a variant's parent's, then its own. Its pins are
-    applied later, by `TrainConfig.for_method`, so they win."""
+    """The settings a preset gives `key` (its `method_train`): a variant's parent's, less the fields the variant
+    pins, then its own; `TrainConfig.for_method` applies the pins. A variant's own setting of a pinned field is
+    refused (it would be silently ignored)."""
     spec, own = get_method(key), per_method.get(key, {})
     clash = sorted(set(own) & set(spec.pins))
     if clash:
-        raise ValueError(f"method {key!r} pins {', '.join(clash)}; set {'it' if len(clash) == 1 else 'them'} for "
-                         f"{spec.variant_of!r} or use {spec.variant_of!r} itself")  # fmt: skip
+        raise ValueError(f"method_train.{key} sets {', '.join(clash)}, which the variant pins; remove it there (or "
+                         f"run {spec.variant_of!r} with that setting)")  # fmt: skip
     inherited = per_method.get(spec.variant_of, {}) if spec.variant_of else {}
-    return {**inherited, **own}
+    return {**{k: v for k, v in inherited.items() if k not in spec.pins}, **own}
 
 
 def standard_methods() -> list[str]:

@@ -169,8 +169,8 @@ def check_options():
     if unknown:
         fail(f"invalid config: method_train names unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     for method in TRAINED:
-        options = {**config["train"], **method_settings(config["method_train"], method), "device": config["device"]}
         try:
+            options = {**config["train"], **method_settings(config["method_train"], method), "device": config["device"]}
             TrainConfig.for_method(method, **options)
         except (TypeError, ValueError) as err:
             fail(f"invalid config: train/method_train for {method}: {err}; {fix}")
@@ -255,7 +255,7 @@ CODE = {
         *[f"unziplora/{m}.py" for m in ("generate", "sampling", "config", "methods", "records", "pipelines")],
     ),
     "score": code_hash("metrics/*.py"),
-    "tables": code_hash("analysis/stats.py", "analysis/tables.py", "analysis/markdown.py"),
+    "tables": code_hash(*[f"analysis/{m}.py" for m in ("stats", "tables", "oracle", "markdown", "writing")]),
     "figures": code_hash("analysis/figures.py", "analysis/loras.py"),
 }
 # What the results depend on: scheduling settings (threads, resources) are left out, so moving to a cluster keeps it.

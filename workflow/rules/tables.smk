@@ -4,7 +4,7 @@ TABLES = ["comparison", "ablation", "winrate", "per_image", "recombination"] + O
 
 
 rule make_tables:
-    """Bootstrap CIs over images, paired differences and metric win rates (analysis.tables.write_tables)."""
+    """Bootstrap CIs over images, paired differences and metric win rates (analysis.writing.write_tables)."""
     input:
         scores=under(R, "scores.csv"),
         reference="data/paper_reference.csv",

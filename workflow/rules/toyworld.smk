@@ -120,7 +120,7 @@ rule toy_rank_sweep:
 
 
 rule toy_step_sweep:
-    """Where each trained method's oracle fidelity saturates in training steps, at the preset's rank, lr and blocks."""
+    """Where each trained method's oracle fidelity saturates in training steps, at the toy preset's rank, lr, blocks."""
     input:
         expand(under(TOYWORLD, "step_sweep/{method}/sweep_mean.csv"), method=trained_methods()),
     output:
@@ -138,9 +138,12 @@ rule toy_step_sweep:
         "../scripts/toy_probe.py"
 
 
+TOY_PRESET = load_preset("toy")  # the step sweep measures the toy preset's settings, whichever preset is active
+
+
 rule toy_step_sweep_method:
     """One method's oracle fidelity and leakage against training steps (bind tier, 4 images; the steps of
-    toyworld.saturation.STEPS) at the preset's rank, lr and (for block-rule methods) blocks."""
+    toyworld.saturation.STEPS) at the toy preset's rank, lr and (for block-rule methods) blocks."""
     input:
         **TOY_INPUTS,
     output:
@@ -151,7 +154,12 @@ rule toy_step_sweep_method:
         tier="bind",
         images=4,
         method=lambda wildcards: wildcards.method,
-        train=lambda wildcards: {**config["train"], **method_settings(config["method_train"], wildcards.method)},
+        train=lambda wildcards: {
+            **TOY_PRESET["train"],
+            **method_settings(TOY_PRESET["method_train"], wildcards.method),
+        },
+    wildcard_constraints:
+        method="|".join(trained_methods()),
     threads: 1
     resources:
         **toy_resources(runtime=60, mem_mb=4000),
