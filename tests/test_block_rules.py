@@ -86,11 +86,11 @@ def test_the_sdxl_block_variants_equal_their_parents_but_stay_pinned_and_out_of_
         with pytest.raises(ValueError, match=f"pinned to SDXL's blocks; set the blocks of '{parent}'"):
             variant.with_blocks(style=STYLE)
         with pytest.raises(ValueError, match=f"method_train.{parent}_sdxl_blocks sets style_blocks, which the variant"):
-            method_settings({f"{parent}_sdxl_blocks": {"style_blocks": STYLE}}, f"{parent}_sdxl_blocks")
+            method_settings({}, {f"{parent}_sdxl_blocks": {"style_blocks": STYLE}}, f"{parent}_sdxl_blocks")
         with pytest.raises(ValueError, match="pins style_blocks = \\(\\), got"):
             TrainConfig.for_method(f"{parent}_sdxl_blocks", style_blocks=STYLE)
         # The parent's preset blocks reach the variant and its pins drop them: SDXL's blocks, whatever the preset.
-        settings = method_settings({parent: {"content_blocks": STYLE[:1], "rank": 2}}, f"{parent}_sdxl_blocks")
+        settings = method_settings({}, {parent: {"content_blocks": STYLE[:1], "rank": 2}}, f"{parent}_sdxl_blocks")
         config = TrainConfig.for_method(f"{parent}_sdxl_blocks", **settings)
         assert config.rank == 2 and config.method_spec().blocks() == get_method(parent).blocks()
 
@@ -101,10 +101,10 @@ def test_the_tie_break_variants_inherit_the_parents_settings_and_pin_the_tie_bre
         key = f"{parent}_tie_break"
         assert get_method(key).variant_of == parent and key not in standard_methods()
         settings = {parent: {**(measured if parent == "unziplora" else {}), "rank": 8}}
-        config = TrainConfig.for_method(key, **method_settings(settings, key))
+        config = TrainConfig.for_method(key, **method_settings({}, settings, key))
         assert config.column_tie_break and config.rank == 8
         with pytest.raises(ValueError, match=f"{key} pins column_tie_break = True, got False; drop column_tie_break"):
             TrainConfig.for_method(key, column_tie_break=False)  # refused, not silently ignored
-        assert not TrainConfig.for_method(parent, **method_settings(settings, parent)).column_tie_break
+        assert not TrainConfig.for_method(parent, **method_settings({}, settings, parent)).column_tie_break
         if parent == "unziplora":
             assert config.method_spec().blocks() == {"content": CONTENT, "style": STYLE}

@@ -216,17 +216,17 @@ def _prefixes(value: str | tuple[str, ...]) -> tuple[str, ...]:
     return (value,) if isinstance(value, str) else tuple(value)
 
 
-def method_settings(per_method: dict[str, dict], key: str) -> dict:
-    """The settings a preset gives `key` (its `method_train`): a variant's parent's, less the fields the variant
-    pins, then its own; `TrainConfig.for_method` applies the pins. A variant's own setting of a pinned field is
-    refused (it would be silently ignored)."""
+def method_settings(train: dict, per_method: dict[str, dict], key: str) -> dict:
+    """The TrainConfig settings a preset gives `key`: its `train` for every method, then its `method_train` entry
+    (for a variant, the parent's, less the fields the variant pins, then its own); `TrainConfig.for_method` applies
+    the pins. A variant's own setting of a pinned field is refused (it would be silently ignored)."""
     spec, own = get_method(key), per_method.get(key, {})
     clash = sorted(set(own) & set(spec.pins))
     if clash:
         raise ValueError(f"method_train.{key} sets {', '.join(clash)}, which the variant pins; remove it there (or "
                          f"run {spec.variant_of!r} with that setting)")  # fmt: skip
     inherited = per_method.get(spec.variant_of, {}) if spec.variant_of else {}
-    return {**{k: v for k, v in inherited.items() if k not in spec.pins}, **own}
+    return {**train, **{k: v for k, v in inherited.items() if k not in spec.pins}, **own}
 
 
 def standard_methods() -> list[str]:

@@ -40,7 +40,8 @@ def resolve_preset(requested):
     gpus, why = visible_gpus()
     chosen = "paper" if gpus else "toy"
     print(
-        f"preset auto -> {chosen} ({why}); choose explicitly with --config preset=paper|paper-mini|toy|toy-full|smoke|tiny",
+        f"preset auto -> {chosen} ({why}); "
+        "choose explicitly with --config preset=paper|paper-mini|toy|toy-full|smoke|tiny",
         file=sys.stderr,
     )
     os.environ[PRESET_ENV] = chosen
@@ -170,7 +171,7 @@ def check_options():
         fail(f"invalid config: method_train names unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     for method in TRAINED:
         try:
-            options = {**config["train"], **method_settings(config["method_train"], method), "device": config["device"]}
+            options = {**method_settings(config["train"], config["method_train"], method), "device": config["device"]}
             TrainConfig.for_method(method, **options)
         except (TypeError, ValueError) as err:
             fail(f"invalid config: train/method_train for {method}: {err}; {fix}")

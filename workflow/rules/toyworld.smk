@@ -154,10 +154,7 @@ rule toy_step_sweep_method:
         tier="bind",
         images=4,
         method=lambda wildcards: wildcards.method,
-        train=lambda wildcards: {
-            **TOY_PRESET["train"],
-            **method_settings(TOY_PRESET["method_train"], wildcards.method),
-        },
+        train=lambda wildcards: method_settings(TOY_PRESET["train"], TOY_PRESET["method_train"], wildcards.method),
     wildcard_constraints:
         method="|".join(trained_methods()),
     threads: 1

@@ -10,8 +10,7 @@ from unziplora.train import train
 config = start(snakemake)
 wc, params = snakemake.wildcards, snakemake.params
 overrides = {
-    **config["train"],
-    **method_settings(config["method_train"], wc.method),
+    **method_settings(config["train"], config["method_train"], wc.method),
     "seed": int(wc.train_seed),
     "device": config["device"],
 }
