@@ -2,6 +2,7 @@
 
     python benchmarks/workflow.py plan --preset paper            # seconds to plan the whole DAG (median of 3)
     python benchmarks/workflow.py jobs --preset tiny            # per rule: jobs, wall s, CPU s, peak RSS
+    python benchmarks/workflow.py jobs --preset toy-full --by-method   # the same per (rule, method), with totals
 
 `jobs` reads the `benchmark:` files Snakemake wrote under results/<preset>/benchmarks/. On the tiny preset the
 work inside each job is tiny, so its per-rule wall time is the job overhead (interpreter start, imports, model
@@ -21,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+PER_METHOD = {"train", "sample", "recombine", "score"}  # benchmark folders whose next path part is the method
 
 
 def plan_seconds(preset: str, repeats: int = 3) -> list[float]:
@@ -38,29 +40,39 @@ def plan_seconds(preset: str, repeats: int = 3) -> list[float]:
     return times
 
 
-def job_table(preset: str) -> pd.DataFrame:
-    """Per rule: number of jobs, mean and max wall seconds, mean CPU seconds, max peak RSS (MiB)."""
+def job_table(preset: str, by_method: bool = False, root: Path = ROOT) -> pd.DataFrame:
+    """Per rule (and per method with `by_method`): number of jobs, total, mean and max wall seconds, mean CPU
+    seconds, max peak RSS (MiB). `root` is the checkout the preset ran in."""
+    bench = root / "results" / preset / "benchmarks"
     rows = []
-    for tsv in sorted((ROOT / "results" / preset / "benchmarks").rglob("*.tsv")):
-        rule = tsv.relative_to(ROOT / "results" / preset / "benchmarks").parts[0].removesuffix(".tsv")
+    for tsv in sorted(bench.rglob("*.tsv")):
+        parts = tsv.relative_to(bench).parts  # <rule>/<method>/..., score/<method>.tsv, <rule>.tsv, ...
+        method = parts[1].removesuffix(".tsv") if parts[0] in PER_METHOD else ""
         frame = pd.read_csv(tsv, sep="\t")
         rows.append(
-            {"rule": rule, "s": frame["s"].iloc[0], "cpu_s": frame["cpu_time"].iloc[0], "rss": frame["max_rss"].iloc[0]}
+            {
+                "rule": parts[0].removesuffix(".tsv"),
+                "method": method,
+                "s": frame["s"].iloc[0],
+                "cpu_s": frame["cpu_time"].iloc[0],
+                "rss": frame["max_rss"].iloc[0],
+            }
         )
     if not rows:
-        raise SystemExit(f"no benchmark files under results/{preset}/benchmarks; run the preset first")
-    frame = pd.DataFrame(rows)
+        raise SystemExit(f"no benchmark files under {bench}; run the preset first")
     return (
-        frame.groupby("rule")
+        pd.DataFrame(rows)
+        .groupby(["rule", "method"] if by_method else "rule")
         .agg(
             jobs=("s", "size"),
+            total_s=("s", "sum"),
             mean_s=("s", "mean"),
             max_s=("s", "max"),
             mean_cpu_s=("cpu_s", "mean"),
             max_rss_mib=("rss", "max"),
         )
         .round(2)
-        .sort_values("mean_s", ascending=False)
+        .sort_values("total_s", ascending=False)
     )
 
 
@@ -68,6 +80,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["plan", "jobs"])
     parser.add_argument("--preset", default="paper")
+    parser.add_argument("--by-method", action="store_true", help="jobs: one row per (rule, method)")
+    parser.add_argument("--root", type=Path, default=ROOT, help="jobs: the checkout the preset ran in")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     if args.what == "plan":
@@ -75,8 +89,9 @@ def main() -> None:
         result = {"preset": args.preset, "dry_run_s": times, "median_s": statistics.median(times)}
         print(f"dry run of {args.preset}: median {result['median_s']:.2f} s over {len(times)} runs")
     else:
-        table = job_table(args.preset)
+        table = job_table(args.preset, args.by_method, args.root)
         print(table.to_markdown() if hasattr(table, "to_markdown") else table.to_string())
+        print(f"{int(table['jobs'].sum())} jobs, {table['total_s'].sum() / 3600:.2f} h of job wall time in all")
         result = {"preset": args.preset, "rules": table.reset_index().to_dict("records")}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
