@@ -3,6 +3,7 @@
     python benchmarks/workflow.py plan --preset paper            # seconds to plan the whole DAG (median of 3)
     python benchmarks/workflow.py jobs --preset tiny            # per rule: jobs, wall s, CPU s, peak RSS
     python benchmarks/workflow.py jobs --preset toy-full --by-method   # the same per (rule, method), with totals
+    python benchmarks/workflow.py jobs --preset toy-full --by-method --methods unziplora   # finished methods only
 
 `jobs` reads the `benchmark:` files Snakemake wrote under results/<preset>/benchmarks/. On the tiny preset the
 work inside each job is tiny, so its per-rule wall time is the job overhead (interpreter start, imports, model
@@ -40,14 +41,19 @@ def plan_seconds(preset: str, repeats: int = 3) -> list[float]:
     return times
 
 
-def job_table(preset: str, by_method: bool = False, root: Path = ROOT) -> pd.DataFrame:
+def job_table(
+    preset: str, by_method: bool = False, root: Path = ROOT, methods: list[str] | None = None
+) -> pd.DataFrame:
     """Per rule (and per method with `by_method`): number of jobs, total, mean and max wall seconds, mean CPU
-    seconds, max peak RSS (MiB). `root` is the checkout the preset ran in."""
+    seconds, max peak RSS (MiB). `root` is the checkout the preset ran in; `methods` keeps only those methods' jobs
+    (and the jobs of no method, e.g. image preparation)."""
     bench = root / "results" / preset / "benchmarks"
     rows = []
     for tsv in sorted(bench.rglob("*.tsv")):
         parts = tsv.relative_to(bench).parts  # <rule>/<method>/..., score/<method>.tsv, <rule>.tsv, ...
         method = parts[1].removesuffix(".tsv") if parts[0] in PER_METHOD else ""
+        if methods is not None and method and method not in methods:
+            continue
         frame = pd.read_csv(tsv, sep="\t")
         rows.append(
             {
@@ -82,6 +88,7 @@ def main() -> None:
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--by-method", action="store_true", help="jobs: one row per (rule, method)")
     parser.add_argument("--root", type=Path, default=ROOT, help="jobs: the checkout the preset ran in")
+    parser.add_argument("--methods", type=lambda v: v.split(","), help="jobs: only these methods (comma-separated)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     args = parser.parse_args()
     if args.what == "plan":
@@ -89,7 +96,7 @@ def main() -> None:
         result = {"preset": args.preset, "dry_run_s": times, "median_s": statistics.median(times)}
         print(f"dry run of {args.preset}: median {result['median_s']:.2f} s over {len(times)} runs")
     else:
-        table = job_table(args.preset, args.by_method, args.root)
+        table = job_table(args.preset, args.by_method, args.root, args.methods)
         print(table.to_markdown() if hasattr(table, "to_markdown") else table.to_string())
         print(f"{int(table['jobs'].sum())} jobs, {table['total_s'].sum() / 3600:.2f} h of job wall time in all")
         result = {"preset": args.preset, "rules": table.reset_index().to_dict("records")}

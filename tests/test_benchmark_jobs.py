@@ -43,6 +43,10 @@ def test_jobs_grouped_by_rule_and_by_method(tmp_path):
     assert by_method.loc[("prepare_image", ""), "jobs"] == 1
     assert by_method["total_s"].sum() == 52.0
 
+    only_m3 = jobs("p", by_method=True, root=tmp_path, methods=["m3"])
+    assert ("train", "db") not in only_m3.index
+    assert only_m3.loc[("train", "m3"), "jobs"] == 2 and ("prepare_image", "") in only_m3.index
+
 
 def test_jobs_without_a_run_names_the_fix(tmp_path):
     with pytest.raises(SystemExit, match="run the preset first"):
