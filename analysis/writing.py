@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -31,25 +28,16 @@ from analysis.tables import (
     weights_string,
     winrate_table,
 )
-
-
-def _write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Write through a temporary file in the same folder, then rename: readers never see a half-written file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+from metrics.files import atomic_file
 
 
 def write_table(table: pd.DataFrame, markdown: str, path: Path) -> tuple[Path, Path]:
     """Write `table` to `path` (CSV) and `markdown` next to it (`.md`, same stem), each atomically."""
     md_path = path.with_suffix(".md")
-    _write_atomic(path, lambda tmp: table.to_csv(tmp, index=False))
-    _write_atomic(md_path, lambda tmp: Path(tmp).write_text(markdown, encoding="utf-8"))
+    with atomic_file(path) as tmp:
+        table.to_csv(tmp, index=False)
+    with atomic_file(md_path) as tmp:
+        tmp.write_text(markdown, encoding="utf-8")
     return path, md_path
 
 

@@ -14,9 +14,7 @@ tower is the backbone here (checked key for key by the tests).
 from __future__ import annotations
 
 import argparse
-import os
 import pickle
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from metrics.errors import MetricsError
+from metrics.files import atomic_file
 from metrics.loading import check_keys, create_clip
 
 CSD_CODE = "learn2phoenix/CSD@3a9df32605b869eceb704897839be80977a9f1ea"
@@ -125,14 +124,8 @@ def convert_checkpoint(src: str | Path, dst: str | Path, source: str = "") -> Pa
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().to(torch.float32).contiguous().clone() for k, v in state.items()}
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_file(dst) as tmp:
         save_file(tensors, tmp, metadata={"format": "pt", "converted_from": source or str(src), "model_code": CSD_CODE})
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dst
 
 

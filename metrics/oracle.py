@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from metrics.errors import MetricsError
+from metrics.files import share
 
 #: Inputs are RGB in [0, 1], normalised inside the net (so callers never need the training statistics).
 MEAN, STD = 0.5, 0.25
@@ -82,6 +83,7 @@ def save_oracle(net: OracleNet, path: str | Path, extra: dict[str, str] | None =
     meta = {"factor": net.factor, "classes": json.dumps(list(net.classes)), "width": str(net.width), **(extra or {})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     save_file(tensors, str(path), metadata=meta)
+    share(path)
 
 
 def load_oracle(path: str | Path) -> OracleNet:

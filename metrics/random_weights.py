@@ -8,14 +8,13 @@ made with these weights exercise the code, never the science: a table built from
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
 from metrics.csd import csd_state_shapes
+from metrics.files import atomic_file
 from metrics.loading import create_clip
 from metrics.registry import ModelSpec, get_model
 
@@ -58,12 +57,6 @@ def write_random_weights(name: str, path: str | Path, seed: int = 0) -> Path:
     spec = get_model(name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         save_file(random_state(spec, seed), tmp, metadata={"format": "pt", "random_seed": str(seed), "model": name})
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

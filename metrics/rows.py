@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from metrics.errors import MetricsError
+from metrics.files import atomic_file
 
 
 def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:
@@ -17,15 +16,9 @@ def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:
     if path.suffix not in (".csv", ".parquet"):
         raise MetricsError(f"cannot write {path}: use a .csv or .parquet file name")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         if path.suffix == ".csv":
             frame.to_csv(tmp, index=False)
         else:
             frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from PIL import Image
@@ -12,6 +14,15 @@ from unziplora.tiny import tiny_pipeline
 # The tiny models gain nothing from intra-op threads, and several suites sharing a few cores make OpenMP threads
 # spin against each other (steps 100× slower); one thread keeps the suite's time steady.
 torch.set_num_threads(1)
+
+
+@pytest.fixture
+def umask():
+    """The usual umask 022, set explicitly (under it every file we write must come out 0644, so a writer that forces
+    owner-only files, like mkstemp or safetensors >= 0.8.1, shows up); yields `os.umask` to set another; restores."""
+    old = os.umask(0o022)
+    yield os.umask
+    os.umask(old)
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ def test_baked_masks_reload_into_a_stock_pipeline(tiny_pipe, tmp_path):
 
 
 @pytest.mark.parametrize("method", ["joint", "unziplora"])
-def test_training_writes_loadable_deterministic_files(tiny_pipe, image, prompts, tmp_path, method):
+def test_training_writes_loadable_deterministic_files(tiny_pipe, image, prompts, tmp_path, method, umask):
     pipe_copy = copy.deepcopy(tiny_pipe)
     rec = train(tiny_pipe, image, prompts, tiny_config(method=method), tmp_path / "a")
     train(pipe_copy, image, prompts, tiny_config(method=method), tmp_path / "b")
@@ -59,6 +59,9 @@ def test_training_writes_loadable_deterministic_files(tiny_pipe, image, prompts,
     if method == "unziplora":
         expected |= {"content_merged.safetensors", "style_merged.safetensors", "mergers.safetensors"}
     assert {p.name for p in (tmp_path / "a").iterdir()} == expected
+    # Readable by others, like any file under umask 022: a colleague on a shared cluster can load the LoRAs.
+    modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (tmp_path / "a").iterdir()}
+    assert modes == dict.fromkeys(expected, "0o644")
     for name in expected - {"run.json"}:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     record = json.loads((tmp_path / "a" / "run.json").read_text())

@@ -8,12 +8,11 @@ bytes and pixels.
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from unziplora.files import atomic_file
 from unziplora.images import load_image, square_crop
 
 
@@ -42,9 +41,7 @@ def fetch_file(dst: str | Path, sha256: str, local: str | Path | None = None, ur
     """
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_file(dst) as tmp:
         if local is not None:
             if not Path(local).is_file():
                 raise FileNotFoundError(f"image file {local} does not exist; fix images_dir or the sheet's file name")
@@ -67,10 +64,6 @@ def fetch_file(dst: str | Path, sha256: str, local: str | Path | None = None, ur
                 f"checksum mismatch for {source}: sha256 {found[:16]}…, the sheet expects {sha256[:16]}…; "
                 "replace the file with the original or fix the sheet"
             )
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dst
 
 
@@ -80,12 +73,6 @@ def prepare_image(src: str | Path, dst: str | Path, resolution: int) -> dict:
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
     crop, info = square_crop(load_image(src), resolution)
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.name}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_file(dst, suffix=".png") as tmp:
         crop.save(tmp, format="PNG")
-        os.replace(tmp, dst)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return {**info, "source_sha256": sha256_of(src)}

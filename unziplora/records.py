@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from unziplora.files import atomic_file, share
+
 PACKAGES = ("torch", "diffusers", "transformers", "peft", "accelerate", "safetensors", "numpy", "pillow")
 
 
@@ -76,24 +78,21 @@ def loss_summary(losses: list[float]) -> dict:
 
 def write_json(path: Path, data: dict) -> None:
     """Write JSON through a temporary file and an atomic rename."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
+    with atomic_file(path) as tmp, open(tmp, "w") as fh:
         json.dump(data, fh, indent=2, sort_keys=True)
         fh.write("\n")
-    os.replace(tmp, path)
 
 
 @contextlib.contextmanager
 def staged_outputs(out_dir: Path) -> Iterator[Path]:
-    """A private staging folder inside `out_dir`; on success its files are renamed into `out_dir`, on any error
-    the folder is deleted, so a failed run leaves no half-written output behind."""
+    """A private staging folder inside `out_dir`; on success its files get an ordinary file's mode (`files.share`)
+    and are renamed into `out_dir`; on any error the folder is deleted, so a failed run leaves nothing half-written."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(dir=out_dir, prefix=".staging-"))
     try:
         yield stage
         for item in sorted(stage.iterdir()):
-            os.replace(item, out_dir / item.name)
+            os.replace(share(item), out_dir / item.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

@@ -10,15 +10,14 @@ invented word means nothing to CLIP) and the sample seed.
 from __future__ import annotations
 
 import csv
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from diffusers import StableDiffusionXLPipeline
 
 from unziplora.config import SampleConfig
+from unziplora.files import atomic_file
 from unziplora.generate import RunFolder, generate
 
 #: Manifest columns, in order.
@@ -118,10 +117,8 @@ def sample_run(
 
 
 def _write_manifest(path: Path, rows: list[dict]) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".manifest.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as fh:
+    with atomic_file(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(MANIFEST_COLUMNS))
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)
     return path

@@ -5,10 +5,12 @@ from pathlib import Path
 
 from _common import start
 
+from unziplora.files import share
 from unziplora.tiny import tiny_pipeline
 
 start(snakemake)
 with tempfile.TemporaryDirectory() as tmp:
     pipe = tiny_pipeline(Path(tmp) / "tokenizer", seed=snakemake.params.seed)
     pipe.save_pretrained(Path(snakemake.output[0]).parent, safe_serialization=True)
+share(Path(snakemake.output[0]).parent)
 print("tiny pipeline written")
