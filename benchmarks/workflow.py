@@ -97,8 +97,9 @@ def main() -> None:
         print(f"dry run of {args.preset}: median {result['median_s']:.2f} s over {len(times)} runs")
     else:
         table = job_table(args.preset, args.by_method, args.root, args.methods)
-        print(table.to_markdown() if hasattr(table, "to_markdown") else table.to_string())
-        print(f"{int(table['jobs'].sum())} jobs, {table['total_s'].sum() / 3600:.2f} h of job wall time in all")
+        flat = table.reset_index()  # rule (and method) as columns: a grouped index prints as tuples
+        print(flat.to_markdown(index=False) if hasattr(flat, "to_markdown") else flat.to_string(index=False))
+        print(f"\n{int(table['jobs'].sum())} jobs, {table['total_s'].sum() / 3600:.2f} h of job wall time in all.")
         result = {"preset": args.preset, "rules": table.reset_index().to_dict("records")}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
