@@ -100,7 +100,7 @@ def main() -> None:
         flat = table.reset_index()  # rule (and method) as columns: a grouped index prints as tuples
         print(flat.to_markdown(index=False) if hasattr(flat, "to_markdown") else flat.to_string(index=False))
         print(f"\n{int(table['jobs'].sum())} jobs, {table['total_s'].sum() / 3600:.2f} h of job wall time in all.")
-        result = {"preset": args.preset, "rules": table.reset_index().to_dict("records")}
+        result = {"preset": args.preset, "rules": flat.to_dict("records")}
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n")
 

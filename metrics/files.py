@@ -3,7 +3,8 @@
 Two writers we rely on create owner-only (0600) files whatever the umask: `tempfile.mkstemp`, by design, and
 safetensors since 0.8.1, which now writes through a temporary file too (safetensors issue #782). A LoRA that a
 colleague cannot read on a shared cluster is a bug, so what we write gets `0o666 & ~umask`, the mode `open()` gives.
-The same as `unziplora/files.py`: `metrics/` may not import `unziplora/`, nor the reverse.
+`atomic_file` as in `unziplora/files.py` (which also has `share` for staged folders): neither package may import
+the other.
 """
 
 from __future__ import annotations
@@ -20,16 +21,6 @@ def file_mode() -> int:
     mask = os.umask(0)  # the only portable way to read the umask is to set it; put it straight back
     os.umask(mask)
     return 0o666 & ~mask
-
-
-def share(path: str | Path) -> Path:
-    """Give the file `path`, or every file under the folder `path`, the mode a new file gets (see the module doc)."""
-    path = Path(path)
-    mode = file_mode()
-    for item in path.rglob("*") if path.is_dir() else [path]:
-        if item.is_file() and not item.is_symlink():
-            item.chmod(mode)
-    return path
 
 
 @contextlib.contextmanager

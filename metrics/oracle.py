@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from metrics.errors import MetricsError
-from metrics.files import share
+from metrics.files import atomic_file
 
 #: Inputs are RGB in [0, 1], normalised inside the net (so callers never need the training statistics).
 MEAN, STD = 0.5, 0.25
@@ -79,11 +79,11 @@ def predict(net: OracleNet, images) -> list[Prediction]:
 
 
 def save_oracle(net: OracleNet, path: str | Path, extra: dict[str, str] | None = None) -> None:
-    """Write the weights (fp32 safetensors) with the factor, class names and width as metadata."""
+    """Write the weights (fp32 safetensors, atomically) with the factor, class names and width as metadata."""
     meta = {"factor": net.factor, "classes": json.dumps(list(net.classes)), "width": str(net.width), **(extra or {})}
     tensors = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(tensors, str(path), metadata=meta)
-    share(path)
+    with atomic_file(path) as tmp:
+        save_file(tensors, str(tmp), metadata=meta)
 
 
 def load_oracle(path: str | Path) -> OracleNet:
