@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 import pytest
 import torch
@@ -33,6 +35,16 @@ def test_atomic_file_replaces_whole_with_the_umask_mode(files, mask, expected, u
     assert target.read_text() == "new\n"
     assert mode(target) == expected
     assert [p.name for p in tmp_path.iterdir()] == ["table.csv"]
+
+
+@pytest.mark.parametrize("files", COPIES)
+@pytest.mark.parametrize("mask", [0o022, 0o077])
+def test_file_mode_reads_the_umask_without_setting_it_on_linux(files, mask, umask, monkeypatch):
+    # Setting the umask to read it would briefly give other threads' new files mode 0666; Linux shows it in /proc.
+    umask(mask)
+    if sys.platform == "linux":
+        monkeypatch.setattr(files.os, "umask", lambda *_: pytest.fail("file_mode set the process umask"))
+    assert files.file_mode() == 0o666 & ~mask
 
 
 @pytest.mark.parametrize("files", COPIES)

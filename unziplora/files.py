@@ -17,9 +17,19 @@ from pathlib import Path
 
 def file_mode() -> int:
     """The mode `open()` gives a new file under the process's umask."""
-    mask = os.umask(0)  # the only portable way to read the umask is to set it; put it straight back
+    return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    # Linux (>= 4.7) shows the umask in /proc; reading it there leaves it alone. Elsewhere the only way to read it is
+    # to set it and put it straight back, which for an instant gives any file another thread creates mode 0666.
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0)
     os.umask(mask)
-    return 0o666 & ~mask
+    return mask
 
 
 def share(path: str | Path) -> Path:
