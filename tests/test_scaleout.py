@@ -52,10 +52,22 @@ def test_slurm_dry_run_shows_what_each_rule_requests(tmp_path):
 
 def test_concurrent_gpu_jobs_of_the_workflow_hold_distinct_device_slots(tmp_path):
     """Two simulated devices, three cores: the default gpu count (2, from the devices) lets two training jobs run at
-    once, each on its own device; none has to wait for a slot."""
+    once, each on its own device; none has to wait for a slot. The training runs take 60 steps instead of the preset's 6
+    so that each holds its slot for ~18 s: Snakemake starts the two ready jobs up to ~5 s apart (seen under load), and
+    at 6 steps (~4 s held) that stagger left them apart in about one CI run in ten."""
     root = copy_project(tmp_path / "project")
     env = project_env(root, UNZIPLORA_DEVICES="0,1", UNZIPLORA_SLOT_DIR=str(tmp_path / "slots"))
-    result = snakemake(root, "train", "--cores", "3", "--config", "preset=tiny", "resources={train: {gpu: 1}}", env=env)
+    result = snakemake(
+        root,
+        "train",
+        "--cores",
+        "3",
+        "--config",
+        "preset=tiny",
+        "resources={train: {gpu: 1}}",
+        "train={steps: 60}",
+        env=env,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     held = []
     for log in (root / "results/tiny/logs/train").glob("*/*/train0.log"):
