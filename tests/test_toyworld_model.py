@@ -152,3 +152,39 @@ def test_the_right_columns_on_rendered_images_count_the_references_shape_and_sty
     crossed = scorer.score([files["both"]], {"content": files["same_shape"], "style": files["same_style"]},
                            ["shape_right", "style_right"])  # fmt: skip
     assert crossed.set_index("metric")["value"].to_dict() == {"shape_right": 1.0, "style_right": 1.0}
+
+
+def test_the_oracle_table_on_rendered_outputs_gives_the_columns_their_known_values(tmp_path):
+    """Rendered (not generated) images with known factors, laid out as one method's outputs for one input image
+    (a star in stripes), scored by the committed oracles and tabulated: every oracle column takes its known value."""
+    from analysis.oracle import oracle_table
+    from analysis.stats import BootstrapConfig
+
+    outputs = {  # (kind, mode, prompt) → the rendered output's (shape, style)
+        ("content", "single", "A sks shape"): ("star", "dots"),  # shape right, no style leak
+        ("content", "single", "A sks shape in checker style"): ("heart", "stripes"),  # shape wrong, style leaks
+        ("style", "single", "A circle in zwx style"): ("star", "stripes"),  # style right, the shape leaks
+        ("combined", "official", "A sks shape in zwx style"): ("star", "stripes"),  # both right
+        ("combined", "addition", "A sks shape in zwx style"): ("ring", "checker"),  # neither
+    }
+    ref = tmp_path / "ref.png"
+    render("star", "stripes", 1).save(ref)
+    files = []
+    for i, (shape, style) in enumerate(outputs.values()):
+        files.append(tmp_path / f"{i}.png")
+        render(shape, style, 10 + i).save(files[-1])
+    scores = Scorer(MetricConfig(device="cpu")).score(files, ref, ["shape_right", "style_right"])
+    meta = {str(f): key for f, key in zip(files, outputs, strict=True)}
+    scores["kind"], scores["mode"], scores["prompt"] = zip(*scores["file"].map(meta), strict=True)
+    frame = scores.assign(
+        image_id="bind_star_stripes", content_image="bind_star_stripes", style_image="bind_star_stripes",
+        method="unziplora", train_seed=0, task="decomposition", prompt_id=scores["prompt"], seed=0, caveat="",
+    )  # fmt: skip
+    truth = {"bind_star_stripes": {"shape": "star", "style": "stripes"}}
+    rows, _ = oracle_table(frame, truth, BootstrapConfig(n_boot=20, seed=0))
+    got = {r["mode"]: r for r in rows}
+    for mode, joint in (("official", 1.0), ("addition", 0.0)):
+        row = got[mode]
+        assert (row["content_fidelity_mean"], row["style_leakage_mean"]) == (0.5, 0.5), mode
+        assert (row["style_fidelity_mean"], row["content_leakage_mean"]) == (1.0, 1.0), mode
+        assert row["joint_fidelity_mean"] == joint, mode

@@ -327,3 +327,18 @@ def test_corrupt_image_fails_its_job_and_writes_no_table(tmp_path):
     assert "cannot read image" in log
     assert not (root / TINY / "images/square_stripes.png").exists()
     assert not (root / TINY / "tables").exists()
+
+
+@pytest.mark.parametrize(
+    ("gpus", "chosen"),
+    [({"CUDA_VISIBLE_DEVICES": ""}, "toy"), ({"UNZIPLORA_DEVICES": "0"}, "paper")],
+    ids=["no-gpu", "one-gpu"],
+)
+def test_preset_auto_picks_toy_without_a_gpu_and_paper_with_one(tmp_path, gpus, chosen):
+    """The default config (`preset: auto`): a dry run plans the whole DAG under results/<chosen>/ and says why."""
+    root = copy_project(tmp_path)
+    result = snakemake(root, "-n", env=project_env(root, **gpus))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"preset auto -> {chosen} (" in result.stderr
+    other = {"toy": "paper", "paper": "toy"}[chosen]
+    assert f"results/{chosen}/" in result.stdout and f"results/{other}/" not in result.stdout
