@@ -12,6 +12,8 @@ import torch
 from diffusers import StableDiffusionXLPipeline
 from transformers import CLIPTokenizer
 
+from analysis.oracle import oracle_table
+from analysis.stats import BootstrapConfig
 from metrics.config import MetricConfig
 from metrics.models import load_embedder
 from metrics.registry import METRICS, MODELS
@@ -157,9 +159,6 @@ def test_the_right_columns_on_rendered_images_count_the_references_shape_and_sty
 def test_the_oracle_table_on_rendered_outputs_gives_the_columns_their_known_values(tmp_path):
     """Rendered (not generated) images with known factors, laid out as one method's outputs for one input image
     (a star in stripes), scored by the committed oracles and tabulated: every oracle column takes its known value."""
-    from analysis.oracle import oracle_table
-    from analysis.stats import BootstrapConfig
-
     outputs = {  # (kind, mode, prompt) → the rendered output's (shape, style)
         ("content", "single", "A sks shape"): ("star", "dots"),  # shape right, no style leak
         ("content", "single", "A sks shape in checker style"): ("heart", "stripes"),  # shape wrong, style leaks

@@ -331,7 +331,7 @@ def test_corrupt_image_fails_its_job_and_writes_no_table(tmp_path):
 
 @pytest.mark.parametrize(
     ("gpus", "chosen"),
-    [({"CUDA_VISIBLE_DEVICES": ""}, "toy"), ({"UNZIPLORA_DEVICES": "0"}, "paper")],
+    [({"UNZIPLORA_DEVICES": "", "CUDA_VISIBLE_DEVICES": ""}, "toy"), ({"UNZIPLORA_DEVICES": "0"}, "paper")],
     ids=["no-gpu", "one-gpu"],
 )
 def test_preset_auto_picks_toy_without_a_gpu_and_paper_with_one(tmp_path, gpus, chosen):
