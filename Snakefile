@@ -76,6 +76,7 @@ rule figures:
         expand(rules.summary_figures.output, preset=PRESET),
         expand(rules.grid.output, preset=PRESET, image=IMAGES),
         (expand(rules.recombination_figures.output, preset=PRESET) if PAIRS else []),
+        (expand(rules.oracle_figures.output, preset=PRESET) if ORACLE_TABLE else []),
 
 
 rule report:

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from safetensors.numpy import save_file
 
-from analysis import figures
+from analysis import figures, oracle_figure
 from analysis.loras import column_fractions, layer_similarity, natural_key, similarity_summary
 
 LAYER_1 = "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q"
@@ -285,3 +285,39 @@ def test_mask_fractions_writes_png_and_pdf(tmp_path):
 
 def test_mask_fractions_without_column_separation(tmp_path):
     assert_written(figures.mask_fractions({"joint": {"columns": None}, "blora": {"columns": None}}, tmp_path / "m"))
+
+
+# ------------------------------------------------------------------------------------------------ oracle figure
+def oracle_frame() -> pd.DataFrame:
+    """An oracle table: 3 methods × 2 modes; the decomposition columns equal across modes, as oracle_table writes."""
+    rows = []
+    for i, method in enumerate(["unziplora", "joint", "base"]):
+        for k, mode in enumerate(["official", "addition"]):
+            row = {"method": method, "label": figures.METHODS[method].label, "mode": mode}
+            for j, column in enumerate(oracle_figure.PANELS):
+                mean = 0.8 - 0.3 * i - 0.1 * j + (0.05 * k if column[0] == "joint_fidelity" else 0.0)
+                row |= {f"{column[0]}_mean": mean, f"{column[0]}_lo": mean - 0.05, f"{column[0]}_hi": mean + 0.05}
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def test_oracle_bars_writes_png_and_pdf(tmp_path):
+    assert_written(oracle_figure.oracle_bars(oracle_frame(), tmp_path / "oracle", title="bind (2 images)"))
+
+
+def test_oracle_bars_draws_decomposition_once_and_joint_per_mode(tmp_path):
+    first = oracle_figure.oracle_bars(oracle_frame(), tmp_path / "a")[0].read_bytes()
+    # the decomposition panels come from the first mode's rows: the second mode's copy is not drawn
+    other = oracle_frame()
+    other.loc[other["mode"] == "addition", "style_leakage_mean"] = 0.99
+    assert oracle_figure.oracle_bars(other, tmp_path / "b")[0].read_bytes() == first
+    # the joint fidelity is drawn for every mode
+    other = oracle_frame()
+    other.loc[other["mode"] == "addition", "joint_fidelity_mean"] = 0.99
+    assert oracle_figure.oracle_bars(other, tmp_path / "c")[0].read_bytes() != first
+
+
+def test_oracle_bars_refuses_a_table_that_is_not_the_oracle_table(tmp_path):
+    with pytest.raises(ValueError, match="tables/oracle.csv"):
+        oracle_figure.oracle_bars(comparison_frame(), tmp_path / "x")
+    assert not list(tmp_path.iterdir())

@@ -65,3 +65,10 @@ def test_the_comparison_carries_the_oracle_columns_and_the_runs_their_blocks(toy
     scores = pd.read_csv(toy_run / "scores.csv")
     oracles = {"data/toy/oracles/shape.safetensors", "data/toy/oracles/style.safetensors"}
     assert set(scores["weights_revision"]) == oracles  # the committed oracles, never random weights
+
+
+def test_the_oracle_figure_is_drawn_over_all_images_and_per_tier(toy_run):
+    for where in ("", "bind/", "novel/"):
+        for ext, magic in (("png", b"\x89PNG"), ("pdf", b"%PDF")):
+            assert (toy_run / f"figures/{where}oracle.{ext}").read_bytes().startswith(magic), (where, ext)
+    assert "oracle.png" in (toy_run / "report.html").read_text(errors="replace")

@@ -257,7 +257,7 @@ CODE = {
     ),
     "score": code_hash("metrics/*.py"),
     "tables": code_hash(*[f"analysis/{m}.py" for m in ("stats", "tables", "oracle", "markdown", "writing")]),
-    "figures": code_hash("analysis/figures.py", "analysis/loras.py"),
+    "figures": code_hash("analysis/figures.py", "analysis/loras.py", "analysis/oracle_figure.py"),
 }
 # What the results depend on: scheduling settings (threads, resources) are left out, so moving to a cluster keeps it.
 SETTINGS = {k: v for k, v in config.items() if k not in ("threads", "resources")}

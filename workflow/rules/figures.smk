@@ -93,3 +93,37 @@ rule recombination_figures:
         "../../environment.yml"
     script:
         "../scripts/recombination_figures.py"
+
+
+if ORACLE_TABLE:
+
+    rule oracle_figures:
+        """The oracle table as bars (fidelity and leakage of each LoRA, joint fidelity per mode, 95% CIs), over all
+        images and per subset of the sheet (the toy world's tiers): made from the tables alone."""
+        input:
+            tables=[rules.make_tables.output.oracle]
+            + expand(under(R, "tables/{subset}/oracle.csv"), subset=SUBSETS, allow_missing=True),
+        output:
+            png=[
+                report(
+                    under(R, f"figures/{where}oracle.png"),
+                    caption="../report/oracle_figure.rst",
+                    category="Figures",
+                    labels={"figure": "oracle", "images": where.rstrip("/") or "all"},
+                )
+                for where in [""] + [f"{s}/" for s in SUBSETS]
+            ],
+            pdf=[under(R, f"figures/{where}oracle.pdf") for where in [""] + [f"{s}/" for s in SUBSETS]],
+        params:
+            code=CODE["figures"],
+            titles=["all images"] + [f"{s} ({len(ids)} images)" for s, ids in SUBSETS.items()],
+        resources:
+            **job_resources("light"),
+        log:
+            under(LOGS, "oracle_figures.log"),
+        benchmark:
+            under(BENCH, "oracle_figures.tsv")
+        conda:
+            "../../environment.yml"
+        script:
+            "../scripts/oracle_figures.py"

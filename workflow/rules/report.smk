@@ -8,6 +8,7 @@ rule html_report:
         rules.summary_figures.output,
         expand(rules.grid.output.png, preset=PRESET, image=IMAGES),
         (expand(rules.recombination_figures.output, preset=PRESET) if PAIRS else []),
+        (rules.oracle_figures.output if ORACLE_TABLE else []),
         config=under(R, "config.yaml"),
     output:
         under(R, "report.html"),
