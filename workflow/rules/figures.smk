@@ -96,6 +96,8 @@ rule recombination_figures:
 
 
 if ORACLE_TABLE:
+    # the figure over all images, then one per subset (the toy tiers): name → folder under figures/
+    ORACLE_FIGURES = {"all images": ""} | {subset: f"{subset}/" for subset in SUBSETS}
 
     rule oracle_figures:
         """The oracle table as bars (fidelity and leakage of each LoRA, joint fidelity per mode, 95% CIs), over all
@@ -109,11 +111,11 @@ if ORACLE_TABLE:
                     under(R, f"figures/{where}oracle.png"),
                     caption="../report/oracle_figure.rst",
                     category="Figures",
-                    labels={"figure": "oracle", "images": where.rstrip("/") or "all"},
+                    labels={"figure": "oracle", "images": name},
                 )
-                for where in [""] + [f"{s}/" for s in SUBSETS]
+                for name, where in ORACLE_FIGURES.items()
             ],
-            pdf=[under(R, f"figures/{where}oracle.pdf") for where in [""] + [f"{s}/" for s in SUBSETS]],
+            pdf=[under(R, f"figures/{where}oracle.pdf") for where in ORACLE_FIGURES.values()],
         params:
             code=CODE["figures"],
             titles=["all images"] + [f"{s} ({len(ids)} images)" for s, ids in SUBSETS.items()],
