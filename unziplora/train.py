@@ -78,10 +78,12 @@ def train(
     config: TrainConfig,
     out_dir: str | Path,
     model: str | None = None,
+    provenance: dict | None = None,
 ) -> dict:
     """Train `config.method` on one image and write its LoRA files and `run.json` into `out_dir`.
 
-    Returns the run record (`model`, the base model's hub id or folder, is recorded for generation). The
+    Returns the run record (`model`, the base model's hub id or folder, is recorded for generation; `provenance`,
+    e.g. the workflow's settings and code hash, joins it as given). The
     pipeline's UNet is trained in place and restored (adapters, hooks and processors removed) before returning,
     also on failure. The base model (`base`) trains nothing and writes only `run.json`.
     """
@@ -92,6 +94,7 @@ def train(
     pil = load_image(image) if isinstance(image, str | Path) else image
     texts = training_prompts(spec, prompts)
     extra = {"prompts": asdict(prompts), "training_prompts": texts, "image": _describe_image(image), "model": model}
+    extra |= provenance or {}
     if not spec.trains:
         return _base_record(spec, config, device, extra, Path(out_dir))
     t0 = time.perf_counter()

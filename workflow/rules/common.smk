@@ -1,7 +1,6 @@
 # Planning: the preset, the validated config, the image sheet, the selection, and the paths every rule shares.
 # Light imports only (no torch, diffusers or open_clip): method and metric keys come from the light registries.
 
-import hashlib
 import json
 import os
 import posixpath
@@ -13,13 +12,18 @@ import pandas as pd
 import yaml
 from snakemake.utils import validate
 
-from metrics.config import MetricConfig
+ROOT = Path(workflow.basedir)
+sys.path.insert(0, str(ROOT / "workflow" / "scripts"))  # the planning helpers the jobs share (_config, _settings)
+
+from _closure import code_hash
+from _config import ConfigError, load_preset, output_settings, resolve_config, schema_problem
+from _runtime import Runtime, local_file
+from _provenance import differences, run_settings, settings_hash
+from _settings import file_sha256, metric_settings, prompt_settings, sample_settings, train_settings
+
 from metrics.registry import METRICS, MODELS
-from unziplora.config import TrainConfig
 from unziplora.devices import visible_gpus
 from unziplora.methods import METHODS, method_settings, standard_methods, trained_methods
-
-ROOT = Path(workflow.basedir)
 #: Where the packages the jobs import live (the checkout for an editable install; PYTHONPATH can point elsewhere).
 PACKAGES = Path(sys.modules["unziplora.methods"].__file__).resolve().parents[1]
 PRESET_ENV = "UNZIPLORA_PRESET"  # the preset the user's process resolved; every job inherits it
@@ -48,77 +52,12 @@ def resolve_preset(requested):
     return chosen
 
 
-def deep_merge(base, over):
-    """`over` on top of `base`, recursively for mappings."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
-def load_preset(name):
-    """The preset file's settings (following `extends:`)."""
-    path = ROOT / "config" / "presets" / f"{name}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in (ROOT / "config" / "presets").glob("*.yaml"))
-        fail(f"unknown preset {name!r}; choose one of: auto, {', '.join(known)}")
-    data = yaml.safe_load(path.read_text()) or {}
-    parent = data.pop("extends", None)
-    return deep_merge(load_preset(parent), data) if parent else data
-
-
-def code_hash(*patterns):
-    """A hash of package source files: a rule's param, so editing the code a rule runs reruns that rule (Snakemake's
-    own code trigger sees only the rule's script)."""
-    digest = hashlib.sha256()
-    for pattern in patterns:
-        for path in sorted(PACKAGES.glob(pattern)):
-            digest.update(str(path.relative_to(PACKAGES)).encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def typed(value, schema):
-    """A --config value with the types the schema asks for: Snakemake reads nested --config values as strings
-    (`train={steps: 100}` gives "100"), so strings where the schema wants no string are read as YAML numbers."""
-    if isinstance(value, dict):
-        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
-        return {k: typed(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
-    if isinstance(value, list):
-        return [typed(v, schema.get("items", {})) for v in value]
-    wanted = schema.get("type", [])
-    if not isinstance(value, str) or "string" in (wanted if isinstance(wanted, list) else [wanted]):
-        return value
-    try:
-        return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
-
-
 def checked_config(raw):
     """Preset under the user's keys, validated against the schema (defaults filled), with one-line errors."""
-    preset = resolve_preset(raw.get("preset", "auto"))
-    schema = ROOT / "workflow" / "schemas" / "config.schema.yaml"
-    user = typed({k: v for k, v in raw.items() if k != "preset"}, yaml.safe_load(schema.read_text()))
-    merged = deep_merge(load_preset(preset), user)
-    merged["preset"] = preset
-    problem = schema_problem(merged, schema)
-    if problem:
-        fail(f"invalid config: {problem}; fix it in --config/--configfile or config/presets/{preset}.yaml")
-    validate(merged, str(schema))  # Snakemake's own validation, which fills the schema's defaults
-    return merged
-
-
-def schema_problem(data, schema_file):
-    """The most relevant schema violation of `data`, as "key: message", or None."""
-    from jsonschema import Draft202012Validator
-    from jsonschema.exceptions import best_match
-
-    error = best_match(Draft202012Validator(yaml.safe_load(Path(schema_file).read_text())).iter_errors(data))
-    if error is None:
-        return None
-    where = ".".join(str(p) for p in error.absolute_path)
-    return f"{where}: {error.message}" if where else error.message
+    try:
+        return resolve_config(raw, ROOT, resolve_preset(raw.get("preset", "auto")))
+    except ConfigError as err:
+        fail(str(err))
 
 
 def read_sheet(path):
@@ -128,8 +67,9 @@ def read_sheet(path):
     sheet = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
     sheet["draw_seed"] = pd.to_numeric(sheet.get("draw_seed", 0), errors="coerce").fillna(0).astype(int)
     schema = ROOT / "workflow" / "schemas" / "images.schema.yaml"
+    rules = yaml.safe_load(schema.read_text())
     for number, row in enumerate(sheet.to_dict("records"), start=2):
-        problem = schema_problem(row, schema)
+        problem = schema_problem(row, rules)
         if problem:
             fail(f"invalid image sheet {path}, line {number}: {problem}; fix the sheet")
         if row["train_file"] not in row["files"].split(";"):
@@ -154,31 +94,19 @@ def train_source(image):
     files = row["files"].split(";")
     index = files.index(row["train_file"])
     urls = row["source_urls"].split(";") if row["source_urls"] else []
-    local = None
-    if config["images_dir"]:
-        base = Path(config["images_dir"])
-        candidates = [base / image / row["train_file"], base / row["train_file"]]
-        local = next((c for c in candidates if c.is_file()), candidates[0])
+    local = local_file(config["images_dir"], image, row["train_file"]) if config["images_dir"] else None
     return local, (urls[index] if urls else None), row["sha256"].split(";")[index]
 
 
 def check_options():
-    """The free-form option objects (train, method_train, metric_options) are checked by the light config classes
-    the jobs build from them, so a typo stops planning with the key's name instead of failing inside a job."""
-    fix = f"fix it in --config/--configfile or config/presets/{PRESET}.yaml"
+    """Keys a job would ignore are refused, so a typo or a no-op stops planning with the key's name."""
     unknown = sorted(set(config["method_train"]) - set(METHODS))
     if unknown:
         fail(f"invalid config: method_train names unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    for method in TRAINED:
-        try:
-            options = {**method_settings(config["train"], config["method_train"], method), "device": config["device"]}
-            TrainConfig.for_method(method, **options)
-        except (TypeError, ValueError) as err:
-            fail(f"invalid config: train/method_train for {method}: {err}; {fix}")
-    try:
-        MetricConfig.from_dict({"device": config["device"], **config["metric_options"]})
-    except (TypeError, ValueError) as err:
-        fail(f"invalid config: metric_options: {err}; {fix}")
+    for where, options in [("train", config["train"]), *((f"method_train.{m}", o) for m, o in config["method_train"].items())]:
+        for name, why in (("seed", "training seeds come from train_seeds"), ("method", "the method is the wildcard")):
+            if name in options:
+                fail(f"invalid config: {where}.{name} is not a setting ({why}); remove it")
 
 
 def check_local_images():
@@ -222,6 +150,7 @@ ALL_IMAGES = list(dict.fromkeys([*IMAGES, *[x for pair in PAIRS for x in pair]])
 SEEDS = config["train_seeds"]
 check_options()
 check_local_images()
+RUNTIME = Runtime.of(config)
 GPU = 1 if config["device"] == "cuda" else 0  # the default GPU count of a train/sample/score job
 
 
@@ -244,24 +173,15 @@ if workflow.local_exec and "gpu" not in workflow.global_resources and any(job_re
 
 METRIC_MODELS = sorted({config["metric_options"].get("models", {}).get(m, METRICS[m].model) for m in config["metrics"]})
 
+#: Each rule's code: a hash of its script's import closure over the project's packages (workflow/scripts/_closure.py).
 CODE = {
-    "data": code_hash("unziplora/dataset.py", "unziplora/images.py"),
-    "train": code_hash(
-        "unziplora/lora/*.py",
-        *[f"unziplora/{m}.py" for m in ("train", "config", "methods", "conditioning", "blocks", "images", "records")],
-        *[f"unziplora/{m}.py" for m in ("pipelines", "tiny")],
-    ),
-    "sample": code_hash(
-        "unziplora/lora/*.py",
-        *[f"unziplora/{m}.py" for m in ("generate", "sampling", "config", "methods", "records", "pipelines")],
-    ),
-    "score": code_hash("metrics/*.py"),
-    "tables": code_hash(*[f"analysis/{m}.py" for m in ("stats", "tables", "oracle", "markdown", "writing")]),
-    "figures": code_hash("analysis/figures.py", "analysis/loras.py", "analysis/oracle_figure.py"),
+    script.stem: code_hash(script, PACKAGES)
+    for script in sorted((ROOT / "workflow" / "scripts").glob("*.py"))
+    if not script.name.startswith("_")
 }
-# What the results depend on: scheduling settings (threads, resources) are left out, so moving to a cluster keeps it.
-SETTINGS = {k: v for k, v in config.items() if k not in ("threads", "resources")}
-CONFIG_HASH = hashlib.sha256(json.dumps(SETTINGS, sort_keys=True, default=str).encode()).hexdigest()[:12]
+# The resolved config for the report (workflow/report/workflow.rst); jobs get their own settings (params.settings).
+SETTINGS = output_settings(config)
+CONFIG_HASH = settings_hash(SETTINGS)
 
 
 wildcard_constraints:
@@ -344,9 +264,10 @@ def names_of(image):
 
 
 def source_params(image):
-    """[local path or None, url or None, sha256, file name] of an image's training file (a rule param)."""
+    """{file, sha256, url} of an image's training file (a rule param; where images_dir keeps it is not: the job
+    finds it there, and the checksum makes it the same file wherever it is read from)."""
     local, url, sha = train_source(image)
-    return [None if local is None else str(local), url, sha, SHEET.loc[image, "train_file"]]
+    return {"file": SHEET.loc[image, "train_file"], "sha256": sha, "url": url}
 
 
 # ---- tables -------------------------------------------------------------------------------------------------------
@@ -372,3 +293,73 @@ def image_truth():
 
 
 SUBSETS = table_subsets()
+
+
+# ---- settings: what each stage's jobs are handed (workflow/scripts/_settings.py) ---------------------------------
+def resolve_settings():
+    """{method: train settings} of the selection and the metric settings, with one-line errors for bad options."""
+    fix = f"fix it in --config/--configfile or config/presets/{PRESET}.yaml"
+    train = {}
+    for method in METHOD_KEYS:
+        try:
+            train[method] = train_settings(config, method, model_path())
+        except (TypeError, ValueError) as err:
+            fail(f"invalid config: train/method_train for {method}: {err}; {fix}")
+    try:
+        metric = metric_settings(config)
+    except (TypeError, ValueError) as err:
+        fail(f"invalid config: metric_options: {err}; {fix}")
+    return train, metric
+
+
+TRAIN_SETTINGS, METRIC_SETTINGS = resolve_settings()
+PROMPT_SETTINGS = {i: prompt_settings(config, names_of(i)) for i in ALL_IMAGES}
+SAMPLE_SETTINGS = sample_settings(config, model_path(), file_sha256(config["prompts"]))
+TABLE_SETTINGS = {
+    "bootstrap": config["tables"]["bootstrap"],
+    "seed": config["tables"]["seed"],
+    "subsets": SUBSETS,
+    "truth": image_truth(),
+}
+#: What the tables check their inputs against (every method's train settings, every image's prompts, ...).
+EXPECTED = {
+    "train": TRAIN_SETTINGS,
+    "prompts": PROMPT_SETTINGS,
+    "sample": SAMPLE_SETTINGS,
+    "metric": METRIC_SETTINGS,
+}
+
+
+def settings_of_run(wildcards):
+    """A run's settings (a train_run/base_record param): its method's, its image's prompts, its seed."""
+    return run_settings(TRAIN_SETTINGS[wildcards.method], PROMPT_SETTINGS[wildcards.image], wildcards.train_seed)
+
+
+def check_existing_runs():
+    """Runs that exist but were trained with other settings or code than the config and checkout give now: their
+    LoRAs are protected, so planning stops here, before any job, naming the change and the folders to remove."""
+    stale = {}
+    for method in TRAINED:
+        for image in IMAGES:
+            for seed in SEEDS:
+                record_file = Path(run_dir(method, image, seed)) / "run.json"
+                if not record_file.is_file():
+                    continue
+                record = json.loads(record_file.read_text())
+                want = run_settings(TRAIN_SETTINGS[method], PROMPT_SETTINGS[image], seed)
+                if "settings" not in record:
+                    change = ["settings: not recorded (a run made before runs recorded their settings)"]
+                else:
+                    change = differences(record["settings"], want)
+                if not change and record.get("code") != CODE["train"]:
+                    change = [f"the training code (import closure of workflow/scripts/train.py): {record.get('code')} → {CODE['train']}"]
+                if change:
+                    stale[str(record_file.parent)] = change[0]
+    if stale:
+        folders = sorted(stale)
+        shown = " ".join(folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+        fail(f"{len(folders)} existing run(s) were trained with other settings ({stale[folders[0]]}); their LoRAs are "
+             f"protected, so nothing was run: remove {shown} to retrain them, or undo the change")  # fmt: skip
+
+
+check_existing_runs()

@@ -8,7 +8,7 @@ rule prepare_image:
         png=under(R, "images/{image}.png"),
         info=under(R, "images/{image}.json"),
     params:
-        code=CODE["data"],
+        code=CODE["prepare_image"],
         source=lambda wc: source_params(wc.image),
         # The training resolution, at least the 64 px every image loader accepts (training resizes it again).
         resolution=max(64, config["train"].get("resolution", 1024)),
@@ -29,7 +29,7 @@ rule tiny_model:
     output:
         under(R, "model/model_index.json"),
     params:
-        code=CODE["train"],
+        code=CODE["tiny_model"],
         seed=0,
     resources:
         **job_resources("light"),
@@ -48,7 +48,7 @@ rule random_metric_weights:
     output:
         expand(under(R, "metric_weights/{model}.safetensors"), model=METRIC_MODELS, allow_missing=True),
     params:
-        code=CODE["score"],
+        code=CODE["random_metric_weights"],
         seed=0,
     resources:
         **job_resources("light"),

@@ -46,7 +46,7 @@ rule grid:
         ),
         pdf=under(R, "figures/grids/{image}.pdf"),
     params:
-        code=CODE["figures"],
+        code=CODE["grid"],
     resources:
         **job_resources("light"),
     log:
@@ -80,7 +80,7 @@ rule recombination_figures:
         },
         pdf=expand(under(R, "figures/recombination/{method}.pdf"), method=METHOD_KEYS, allow_missing=True),
     params:
-        code=CODE["figures"],
+        code=CODE["recombination_figures"],
         contents=config["recombination"]["contents"],
         styles=config["recombination"]["styles"],
     resources:
@@ -116,7 +116,7 @@ if ORACLE_TABLE:
             ],
             pdf=[under(R, f"figures/{where}oracle.pdf") for where in ORACLE_FIGURES],
         params:
-            code=CODE["figures"],
+            code=CODE["oracle_figures"],
             titles=list(ORACLE_FIGURES.values()),
         resources:
             **job_resources("light"),

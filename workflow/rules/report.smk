@@ -29,8 +29,9 @@ rule html_report:
 
 
 rule resolved_config:
-    """The resolved config of this run (preset, user overrides, defaults), for the report and for provenance;
-    without the scheduling settings (threads, resources), so moving to a cluster remakes nothing."""
+    """The resolved config of this run (preset, user overrides, defaults), for the report; without the keys that
+    change no output (threads, resources, device, batch sizes: workflow/scripts/_config.py KEYS), so moving to a
+    cluster remakes nothing. The tables' provenance is their own (tables/provenance.json), not this file."""
     output:
         under(R, "config.yaml"),
     params:

@@ -9,9 +9,10 @@ rule sample:
         prompts=config["prompts"],
     output:
         manifest=under(RUN, "samples/manifest.csv"),
+        provenance=under(RUN, "samples/provenance.json"),
     params:
         code=CODE["sample"],
-        model=model_path(),
+        settings=SAMPLE_SETTINGS,
         names=lambda wc: [names_of(wc.image)],
     threads: config["threads"]["sample"]
     resources:
@@ -35,9 +36,10 @@ rule recombine:
         prompts=config["prompts"],
     output:
         manifest=under(RECOMBINATION, "manifest.csv"),
+        provenance=under(RECOMBINATION, "provenance.json"),
     params:
         code=CODE["sample"],
-        model=model_path(),
+        settings=SAMPLE_SETTINGS,
         names=lambda wc: [names_of(wc.content), names_of(wc.style)],
     threads: config["threads"]["sample"]
     resources:

@@ -5,12 +5,15 @@ rule score:
     """Every generated image of one method against its reference(s), with the preset's metrics."""
     input:
         manifests=lambda wc: samples_of(wc.method),
+        provenance=lambda wc: [posixpath.join(posixpath.dirname(m), "provenance.json") for m in samples_of(wc.method)],
         images=expand(rules.prepare_image.output.png, preset=PRESET, image=ALL_IMAGES),
         weights=metric_weight_files,
     output:
-        under(R, "scores/{method}.csv"),
+        scores=under(R, "scores/{method}.csv"),
+        provenance=under(R, "scores/{method}.json"),
     params:
         code=CODE["score"],
+        settings=METRIC_SETTINGS,
     threads: config["threads"]["score"]
     resources:
         **job_resources("score"),
@@ -30,6 +33,8 @@ rule aggregate:
         expand(under(R, "scores/{method}.csv"), preset=PRESET, method=METHOD_KEYS),
     output:
         under(R, "scores.csv"),
+    params:
+        code=CODE["aggregate"],
     log:
         under(LOGS, "aggregate.log"),
     benchmark:

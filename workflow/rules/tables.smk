@@ -7,6 +7,7 @@ rule make_tables:
     """Bootstrap CIs over images, paired differences and metric win rates (analysis.writing.write_tables)."""
     input:
         scores=under(R, "scores.csv"),
+        provenance=expand(under(R, "scores/{method}.json"), method=METHOD_KEYS, allow_missing=True),
         reference="data/paper_reference.csv",
     output:
         **{
@@ -19,15 +20,14 @@ rule make_tables:
             for name in TABLES
         },
         markdown=expand(under(R, "tables/{name}.md"), name=TABLES, allow_missing=True),
+        provenance=under(R, "tables/provenance.json"),
         subsets=expand(under(R, "tables/{subset}/{name}.{ext}"), subset=SUBSETS, name=TABLES, ext=("csv", "md"),
                        allow_missing=True),  # fmt: skip
     params:
         code=CODE["tables"],
-        config_hash=CONFIG_HASH,
-        bootstrap=config["tables"]["bootstrap"],
-        seed=config["tables"]["seed"],
-        subsets=SUBSETS,
-        truth=image_truth(),
+        settings=TABLE_SETTINGS,
+        expected=EXPECTED,
+        preset=PRESET,
     resources:
         **job_resources("light"),
     log:

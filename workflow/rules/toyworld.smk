@@ -7,7 +7,6 @@
 #   snakemake --cores all toy_step_sweep      # where each method's fidelity saturates in steps (data/toy/step_sweep/)
 
 TOYWORLD = "results/toyworld"
-TOY_CODE = code_hash("toyworld/*.py", "metrics/oracle.py", "unziplora/tiny.py", "unziplora/records.py")
 
 
 rule toy_base_model:
@@ -18,7 +17,7 @@ rule toy_base_model:
         model=under(TOYWORLD, "base_model/model_index.json"),
         record=under(TOYWORLD, "base_model/pretraining.json"),
     params:
-        code=TOY_CODE,
+        code=CODE["toy_base_model"],
         seed=0,
     threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
@@ -41,7 +40,7 @@ rule toy_oracles:
         expand(under(TOYWORLD, "oracles/{factor}.safetensors"), factor=("shape", "style")),
         report=under(TOYWORLD, "oracles/report.json"),
     params:
-        code=TOY_CODE,
+        code=CODE["toy_oracles"],
         seed=0,
     threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
     resources:
@@ -78,7 +77,7 @@ rule toy_block_probe_tier:
     wildcard_constraints:
         tier="bind|novel",
     params:
-        code=TOY_CODE,
+        code=CODE["toy_probe"],
         tier=lambda wildcards: wildcards.tier,
         images=4,
     threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
@@ -103,7 +102,7 @@ rule toy_rank_sweep:
         table=under(TOYWORLD, "rank_sweep/bind_lr_1e-3/sweep_mean.csv"),
         figure=under(TOYWORLD, "rank_sweep/bind_lr_1e-3/sweep.png"),
     params:
-        code=TOY_CODE,
+        code=CODE["toy_probe"],
         tier="bind",
         images=4,
     threads: lambda wildcards: workflow.cores  # one long job: every core Snakemake was given (evaluated per job)
@@ -127,6 +126,7 @@ rule toy_step_sweep:
         table=under(TOYWORLD, "step_sweep/saturation.csv"),
         figure=under(TOYWORLD, "step_sweep/saturation.png"),
     params:
+        code=CODE["toy_probe"],
         methods=trained_methods(),
     log:
         under(TOYWORLD, "logs/toy_step_sweep.log"),
@@ -138,7 +138,7 @@ rule toy_step_sweep:
         "../scripts/toy_probe.py"
 
 
-TOY_PRESET = load_preset("toy")  # the step sweep measures the toy preset's settings, whichever preset is active
+TOY_PRESET = load_preset(ROOT, "toy")  # the step sweep measures the toy preset's settings, whichever preset is active
 
 
 rule toy_step_sweep_method:
@@ -150,7 +150,7 @@ rule toy_step_sweep_method:
         table=under(TOYWORLD, "step_sweep/{method}/sweep_mean.csv"),
         figure=under(TOYWORLD, "step_sweep/{method}/sweep.png"),
     params:
-        code=TOY_CODE,
+        code=CODE["toy_probe"],
         tier="bind",
         images=4,
         method=lambda wildcards: wildcards.method,

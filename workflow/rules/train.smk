@@ -1,5 +1,6 @@
-# Training: one run per (method, image, training seed). LoRA files are write-protected once made: retraining on
-# purpose means deleting the run folder.
+# Training: one run per (method, image, training seed), handed its settings whole (params.settings). LoRA files are
+# write-protected once made: a changed train setting stops planning (common.smk: check_existing_runs) with the
+# folders to delete.
 
 
 rule train_run:
@@ -15,8 +16,7 @@ rule train_run:
         method="|".join(TRAINED) or "^$",
     params:
         code=CODE["train"],
-        model=model_path(),
-        names=lambda wc: names_of(wc.image),
+        settings=settings_of_run,
     threads: config["threads"]["train"]
     resources:
         **job_resources("train"),
@@ -41,8 +41,7 @@ rule base_record:
         method="base",
     params:
         code=CODE["train"],
-        model=model_path(),
-        names=lambda wc: names_of(wc.image),
+        settings=settings_of_run,
     resources:
         **job_resources("train"),  # it loads the base pipeline, as training does
     log:

@@ -1,11 +1,13 @@
 """What every workflow script does first (log redirection, device slot, thread count), and the project commit.
 
-Scripts are adapters: they read `snakemake.input/output/params/config` and call one package function each.
+Scripts are adapters: they read `snakemake.input/output/params` and call one package function each. Their settings
+come as their rule's params (`_settings.py`); of the config they see only what changes no output (`_config.Runtime`).
 """
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import subprocess
 import sys
@@ -15,14 +17,43 @@ from pathlib import Path
 # A job's progress bars go to its log file: one update every 30 s there, not ten a second (read when tqdm loads).
 os.environ.setdefault("TQDM_MININTERVAL", "30")
 
+from _runtime import Runtime  # noqa: E402
+
 from unziplora.devices import claim_gpus  # noqa: E402
 
 _held = []  # this job's device slots (a lock file closed by garbage collection would free the device early)
 
 
-def start(snakemake) -> dict:
+class HiddenConfig:
+    """Stands in for `snakemake.config` in a job: a setting read from the config instead of the rule's params would
+    change the output without Snakemake knowing (no rerun, a false provenance), so reading it is an error."""
+
+    def _refuse(self, *args, **kwargs):
+        raise RuntimeError(
+            "a job read snakemake.config: pass the setting as its rule's params (workflow/scripts/_settings.py); "
+            "jobs see only the settings that change no output (_config.Runtime, returned by start)"
+        )
+
+    __getitem__ = __contains__ = __iter__ = __len__ = get = keys = items = values = _refuse
+
+
+def _record_modules(folder: str) -> None:
+    """At exit, write the project files this job has imported to `folder` (tests/test_closure.py compares them with
+    the rule's computed code closure)."""
+    import __main__
+
+    root = Path(__file__).resolve().parents[2]
+    ours = ("unziplora", "metrics", "analysis", "toyworld", "workflow")
+    paths = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
+    files = {str(p.relative_to(root)) for p in paths if p.is_relative_to(root) and p.relative_to(root).parts[0] in ours}
+    script = Path(__main__.__file__).name.split(".")[-2]  # Snakemake runs a copy named <tmp>.<script>.py
+    out = Path(folder) / f"{script}-{os.getpid()}.json"
+    out.write_text(json.dumps({"script": script, "files": sorted(files)}))
+
+
+def start(snakemake) -> Runtime:
     """Send this job's stdout and stderr (progress, warnings, a traceback) to its log, cap torch's threads to the
-    job's, and return the workflow config."""
+    job's, and return the settings of the config that change no output (the rest is hidden from the job)."""
     log = open(snakemake.log[0], "w", buffering=1)  # noqa: SIM115 - open for the job's whole life
     sys.stdout = sys.stderr = log
     # Before CUDA starts: lock this job's own GPU(s) on a multi-GPU workstation; kept referenced for the job's life
@@ -35,12 +66,32 @@ def start(snakemake) -> dict:
         import torch
 
         torch.set_num_threads(max(1, int(snakemake.threads)))
-    return snakemake.config
+    if os.environ.get("UNZIPLORA_RECORD_MODULES"):
+        atexit.register(_record_modules, os.environ["UNZIPLORA_RECORD_MODULES"])
+    runtime = Runtime.of(snakemake.config)
+    snakemake.config = HiddenConfig()
+    return runtime
+
+
+def refuse(message: str) -> None:
+    """End the job with one line naming the problem and the fix, on the console as well as in the job's log."""
+    line = f"unziplora workflow: error: {message}"
+    print(line, file=sys.__stderr__, flush=True)
+    print(line, flush=True)
+    sys.exit(1)
 
 
 def run_folder(path: str) -> Path:
     """The folder holding a run.json or manifest file."""
     return Path(path).parent
+
+
+def write_json_atomic(path: str | Path, data) -> None:
+    """JSON through a temporary file and a rename (nothing half-written)."""
+    from unziplora.files import atomic_file
+
+    with atomic_file(Path(path)) as tmp:
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
 
 
 def project_commit() -> str:

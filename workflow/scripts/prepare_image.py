@@ -5,14 +5,16 @@ import tempfile
 from pathlib import Path
 
 from _common import start
+from _runtime import local_file
 
 from unziplora.dataset import fetch_file, prepare_image
 
-config = start(snakemake)
-local, url, sha256, name = snakemake.params.source
+runtime = start(snakemake)
+image, source = snakemake.wildcards.image, snakemake.params.source
+local = local_file(runtime.images_dir, image, source["file"]) if runtime.images_dir else None
 with tempfile.TemporaryDirectory() as tmp:
-    source = fetch_file(Path(tmp) / Path(name).name, sha256, local=local, url=url)
-    info = prepare_image(source, snakemake.output.png, snakemake.params.resolution)
-info.update(image_id=snakemake.wildcards.image, train_file=name, origin=str(local or url))
+    fetched = fetch_file(Path(tmp) / Path(source["file"]).name, source["sha256"], local=local, url=source["url"])
+    info = prepare_image(fetched, snakemake.output.png, snakemake.params.resolution)
+info.update(image_id=image, train_file=source["file"], origin=str(local or source["url"]))
 Path(snakemake.output.info).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-print(f"prepared {name}: {info}")
+print(f"prepared {source['file']}: {info}")

@@ -1,41 +1,37 @@
 """Render one run's evaluation images (rule sample) or one cross-image recombination (rule recombine)."""
 
 import yaml
-from _common import run_folder, start
+from _common import run_folder, start, write_json_atomic
 
 from unziplora.config import SampleConfig
 from unziplora.generate import load_run
 from unziplora.pipelines import load_pipeline
 from unziplora.sampling import PromptSets, sample_run
 
-config = start(snakemake)
+runtime = start(snakemake)
 inputs, params = snakemake.input, snakemake.params
+settings = params.settings  # workflow/scripts/_settings.py: sample_settings
 records = [inputs.run] if "run" in inputs.keys() else [inputs.content, inputs.style]
 runs = [load_run(run_folder(r)) for r in records]
 with open(inputs.prompts) as fh:
     prompt_sets = PromptSets.from_dict(yaml.safe_load(fh))
-s = config["sample"]
-sample_config = SampleConfig(
-    steps=s["steps"],
-    guidance_scale=s["guidance_scale"],
-    resolution=s["resolution"],
-    num=s["samples_per_prompt"],
-    seed=s["seed"],
-    batch_size=s["batch_size"],
-    dtype=s["dtype"],
-    device=config["device"],
-    progress=False,
-)
-pipe = load_pipeline(params.model, revision=config["model_revision"])
+pipe = load_pipeline(settings["model"], revision=settings["model_revision"])
 manifest = sample_run(
     pipe,
     runs,
     params.names,
     prompt_sets,
-    sample_config,
-    config["modes"],
+    SampleConfig(**settings["config"], batch_size=runtime.sample_batch_size, device=runtime.device, progress=False),
+    settings["modes"],
     run_folder(snakemake.output.manifest),
     train_seed=int(snakemake.wildcards.train_seed),
-    model=params.model,
+    model=settings["model"],
 )
+# What these images were made with: the sample settings and each run's own record of its settings and code.
+provenance = {
+    "sample": settings,
+    "code": params.code,
+    "runs": [{"settings": run.record.get("settings"), "code": run.record.get("code")} for run in runs],
+}
+write_json_atomic(snakemake.output.provenance, provenance)
 print(f"wrote {manifest}")

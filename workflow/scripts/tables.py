@@ -1,26 +1,37 @@
-"""Comparison, ablation, metric win-rate, per-image and recombination tables (CSV + Markdown) with provenance."""
+"""Comparison, ablation, metric win-rate, per-image and recombination tables (CSV + Markdown), after checking that
+every score was made with the settings the config resolves; their provenance comes from the scores' records."""
 
+import json
 from pathlib import Path
 
 import pandas as pd
-from _common import project_commit, start
+from _common import project_commit, refuse, start, write_json_atomic
+from _provenance import ProvenanceError, check_scores, settings_hash
 
 from analysis.tables import EVALUATION_CHOICES, Provenance, load_reference
 from analysis.writing import write_tables
 
-config = start(snakemake)
-params = snakemake.params
-provenance = Provenance(
-    commit=project_commit(), config_hash=params.config_hash, preset=config["preset"], choices=EVALUATION_CHOICES
-)
+start(snakemake)
+params, out = snakemake.params, snakemake.output
+records = [json.loads(Path(p).read_text()) for p in snakemake.input.provenance]
+try:
+    made = check_scores(records, params.expected, f"results/{params.preset}")
+except ProvenanceError as err:
+    refuse(str(err))  # one line; no table is written
+settings = {**{k: v for k, v in made.items() if k != "code"}, "tables": params.settings}
+made_hash = settings_hash(settings)
+provenance = Provenance(project_commit(), config_hash=made_hash, preset=params.preset, choices=EVALUATION_CHOICES)
 paths = write_tables(
     pd.read_csv(snakemake.input.scores),
-    Path(snakemake.output.comparison).parent,
+    Path(out.comparison).parent,
     provenance,
     load_reference(snakemake.input.reference),
-    n_boot=params.bootstrap,
-    seed=params.seed,
-    truth=params.truth,
-    subsets=params.subsets,
+    n_boot=params.settings["bootstrap"],
+    seed=params.settings["seed"],
+    truth=params.settings["truth"],
+    subsets=params.settings["subsets"],
 )
+# What the tables' `config_hash` stands for: the settings every input was made with, and the code of each stage.
+code = {**made["code"], "tables": params.code}
+write_json_atomic(out.provenance, {"config_hash": made_hash, "settings": settings, "code": code})
 print("wrote", *sorted(str(p) for p in paths.values()))

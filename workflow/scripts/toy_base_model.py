@@ -8,9 +8,9 @@ from toyworld.build import build_base_model, quality_summary
 from toyworld.pretrain import Pretraining
 from unziplora.records import resolve_device
 
-config = start(snakemake)
+runtime = start(snakemake)
 out = Path(snakemake.output.model).parent
 oracle_dir = Path(snakemake.input.oracles[0]).parent
-record = build_base_model(out, Pretraining(seed=snakemake.params.seed), resolve_device(config["device"]), oracle_dir)
+record = build_base_model(out, Pretraining(seed=snakemake.params.seed), resolve_device(runtime.device), oracle_dir)
 print(f"pretrained in {record['seconds']['total'] / 60:.1f} min on {record['device']}")
 print(quality_summary(record["quality"]))

@@ -8,8 +8,8 @@ from toyworld.oracles import OracleTraining, build_oracles
 from unziplora.pipelines import load_pipeline
 from unziplora.records import resolve_device
 
-config = start(snakemake)
-device = resolve_device(config["device"])
+runtime = start(snakemake)
+device = resolve_device(runtime.device)
 vae = load_pipeline(str(Path(snakemake.input.model).parent)).vae.to(device)
 report = build_oracles(
     Path(snakemake.output.report).parent, OracleTraining(seed=snakemake.params.seed), vae, device=device

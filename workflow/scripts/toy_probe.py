@@ -6,7 +6,7 @@ from pathlib import Path
 
 from _common import start
 
-config = start(snakemake)
+runtime = start(snakemake)
 params = snakemake.params
 out = Path(snakemake.output.table).parent
 if snakemake.rule == "toy_step_sweep":
@@ -27,7 +27,7 @@ else:
     pipe = load_pipeline(str(Path(snakemake.input.model).parent))
     oracles = load_oracles(Path(snakemake.input.oracles[0]).parent)
     items = spread(benchmark_images(params.tier), params.images)
-    device = resolve_device(config["device"])
+    device = resolve_device(runtime.device)
     if snakemake.rule == "toy_block_probe_tier":
         rows = run_probe(out, pipe, items, oracles, ProbeConfig(), device)
     elif snakemake.rule == "toy_rank_sweep":

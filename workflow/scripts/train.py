@@ -3,26 +3,22 @@
 from _common import run_folder, start
 
 from unziplora.config import PromptSet, TrainConfig
-from unziplora.methods import method_settings
 from unziplora.pipelines import load_pipeline
 from unziplora.train import train
 
-config = start(snakemake)
-wc, params = snakemake.wildcards, snakemake.params
-overrides = {
-    **method_settings(config["train"], config["method_train"], wc.method),
-    "seed": int(wc.train_seed),
-    "device": config["device"],
-}
-train_config = TrainConfig.for_method(wc.method, **overrides)
-prompts = PromptSet.from_names(params.names["content"], params.names["style"], token=config["token"])
-pipe = load_pipeline(params.model, revision=config["model_revision"])
+runtime = start(snakemake)
+settings = snakemake.params.settings  # the run's settings, whole (workflow/scripts/_settings.py: run_settings)
+# The TrainConfig: the resolved fields (empty for the base model), the wildcards, and the fields that change no output.
+options = {**settings.get("config", {}), "method": settings["method"], "seed": settings["seed"]}
+train_config = TrainConfig.from_dict({**options, **runtime.train_options(settings["method"])})
+pipe = load_pipeline(settings["model"], revision=settings["model_revision"])
 record = train(
     pipe,
     snakemake.input.image,
-    prompts,
+    PromptSet(**settings["prompts"]),
     train_config,
     run_folder(snakemake.output.record),
-    model=params.model,
+    model=settings["model"],
+    provenance={"settings": settings, "code": snakemake.params.code},
 )
-print(f"trained {wc.method} on {wc.image}: {record.get('cost')}")
+print(f"trained {settings['method']} on {snakemake.wildcards.image}: {record.get('cost')}")

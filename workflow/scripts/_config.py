@@ -1,0 +1,168 @@
+"""The workflow config at planning: the preset under the user's keys, validated once, and what each key changes
+(`KEYS`). Jobs never import this module (editing it reruns nothing): what they may read of the config is
+`_runtime.Runtime`; every other setting reaches a job only as its rule's `settings` param (`_settings.py`).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+from _runtime import RUNTIME_FIELDS
+
+
+class ConfigError(ValueError):
+    """A config problem, as one line naming the key and the fix."""
+
+
+#: Every config key (dotted for nested ones) → the stages whose outputs it changes. "selection": which jobs exist
+#: (adding an image or a method runs only the new jobs; tables and figures are rebuilt over the new set). "data": the
+#: prepared images and all that follows. "nothing": scheduling, devices, logging — no output changes, nothing reruns.
+#: A train change stops planning for runs that already exist (their LoRAs are protected: remove them to retrain).
+#: Tested: tests/test_settings.py changes each key and compares the rules' `settings` params; docs in the README.
+KEYS: dict[str, tuple[str, ...]] = {
+    "preset": ("everything",),  # another results/<preset>/ folder
+    "description": ("report",),
+    "sheet": ("data", "train"),  # files and checksums (data); content and style names (the prompts: train)
+    "images_dir": ("nothing",),  # where the files are read from; their sha256 is checked either way
+    "images": ("selection",),
+    "methods": ("selection",),
+    "model": ("train", "sample"),
+    "model_revision": ("train", "sample"),
+    "device": ("nothing",),
+    "token": ("train",),  # the training prompts; sampling reads the token from the run record
+    "train_seeds": ("selection",),
+    "train.method": ("nothing",),  # refused: the method is the wildcard
+    "train.steps": ("train",),
+    "train.seed": ("nothing",),  # refused: training seeds come from train_seeds
+    "train.resolution": ("data", "train"),  # the prepared view is made at the training resolution
+    "train.rank": ("train",),
+    "train.lora_init": ("train",),
+    "train.lora_lr": ("train",),
+    "train.merger_lr": ("train",),  # column methods only (M2, M3); the others record no column setting
+    "train.weight_decay": ("train",),
+    "train.adam_betas": ("train",),
+    "train.adam_eps": ("train",),
+    "train.max_grad_norm": ("train",),
+    "train.optimizer": ("train",),
+    "train.column_ratio": ("train",),
+    "train.column_rounds": ("train",),
+    "train.cone_threshold": ("train",),
+    "train.cone_grad_scale": ("train",),
+    "train.column_tie_break": ("train",),
+    "train.content_first": ("train",),
+    "train.orthogonality_weight": ("train",),
+    "train.content_blocks": ("train",),
+    "train.style_blocks": ("train",),
+    "train.mixed_precision": ("train",),
+    "train.gradient_checkpointing": ("nothing",),  # memory for time; the same gradients
+    "train.device": ("nothing",),
+    "train.progress": ("nothing",),
+    "method_train": ("train",),  # per method: the same fields as train.*, for that method only
+    "sample.steps": ("sample",),
+    "sample.guidance_scale": ("sample",),
+    "sample.resolution": ("sample",),
+    "sample.samples_per_prompt": ("sample",),
+    "sample.seed": ("sample",),
+    "sample.dtype": ("sample",),
+    "sample.batch_size": ("nothing",),  # each image has its own generator: the same images in any batching
+    "modes": ("sample",),
+    "prompts": ("sample",),
+    "recombination": ("selection", "figures"),
+    "metrics": ("score",),
+    "metric_weights": ("score",),
+    "metric_options.weights": ("score",),
+    "metric_options.revisions": ("score",),
+    "metric_options.models": ("score",),
+    "metric_options.device": ("nothing",),
+    "metric_options.batch_size": ("nothing",),
+    "metric_options.cache_dir": ("nothing",),
+    "metric_options.converted_dir": ("nothing",),
+    "metric_options.offline": ("nothing",),
+    "metric_options.progress": ("nothing",),
+    "tables.bootstrap": ("tables",),
+    "tables.seed": ("tables",),
+    "tables.subsets_by": ("tables",),
+    "threads": ("nothing",),
+    "resources": ("nothing",),
+}
+
+
+def output_settings(config: dict) -> dict:
+    """The config less every key that changes no output (KEYS: "nothing"): what `results/<preset>/config.yaml`
+    shows, so that a scheduling or device change remakes nothing, not even that file."""
+    out = {k: v for k, v in config.items() if KEYS.get(k) != ("nothing",)}
+    for section, fields in RUNTIME_FIELDS.items():
+        if isinstance(out.get(section), dict):
+            out[section] = {k: v for k, v in out[section].items() if k not in fields}
+    out["method_train"] = {
+        m: {k: v for k, v in options.items() if k not in RUNTIME_FIELDS["train"]}
+        for m, options in (config.get("method_train") or {}).items()
+    }
+    return out
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    """`over` on top of `base`, recursively for mappings."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_preset(root: Path, name: str) -> dict:
+    """The preset file's settings (following `extends:`)."""
+    path = Path(root) / "config" / "presets" / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise ConfigError(f"unknown preset {name!r}; choose one of: auto, {', '.join(known)}")
+    data = yaml.safe_load(path.read_text()) or {}
+    parent = data.pop("extends", None)
+    return deep_merge(load_preset(root, parent), data) if parent else data
+
+
+def typed(value, schema: dict):
+    """A --config value with the types the schema asks for: Snakemake reads nested --config values as strings
+    (`train={steps: 100}` gives "100"), so strings where the schema wants no string are read as YAML numbers."""
+    if isinstance(value, dict):
+        props, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        return {k: typed(v, props.get(k, extra if isinstance(extra, dict) else {})) for k, v in value.items()}
+    if isinstance(value, list):
+        return [typed(v, schema.get("items", {})) for v in value]
+    wanted = schema.get("type", [])
+    if not isinstance(value, str) or "string" in (wanted if isinstance(wanted, list) else [wanted]):
+        return value
+    try:
+        return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def schema_problem(data, schema: dict) -> str | None:
+    """The most relevant schema violation of `data`, as "key: message", or None."""
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import best_match
+
+    error = best_match(Draft202012Validator(schema).iter_errors(data))
+    if error is None:
+        return None
+    where = ".".join(str(p) for p in error.absolute_path)
+    return f"{where}: {error.message}" if where else error.message
+
+
+def resolve_config(raw: dict, root: Path, preset: str) -> dict:
+    """The preset `preset` under the user's keys of `raw`, validated against the schema with its defaults filled.
+    Raises ConfigError with one line."""
+    from snakemake.utils import validate
+
+    schema_file = Path(root) / "workflow" / "schemas" / "config.schema.yaml"
+    schema = yaml.safe_load(schema_file.read_text())
+    user = typed({k: v for k, v in raw.items() if k != "preset"}, schema)
+    merged = deep_merge(load_preset(root, preset), user)
+    merged["preset"] = preset
+    problem = schema_problem(merged, schema)
+    if problem:
+        raise ConfigError(f"invalid config: {problem}; fix it in --config/--configfile or config/presets/{preset}.yaml")
+    validate(merged, str(schema_file))  # Snakemake's own validation, which fills the schema's defaults
+    return merged

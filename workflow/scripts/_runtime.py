@@ -1,0 +1,60 @@
+"""What a job may read from the workflow config: the settings that change no output (devices, batch sizes, progress
+bars, where input files are read from). Every other setting reaches a job as its rule's `settings` param, so
+Snakemake reruns exactly the jobs a change affects (`_config.KEYS`); `_common.start` hides the rest of the config.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+#: Fields of `train`/`method_train`, `sample` and `metric_options` that change no output (KEYS: "nothing").
+RUNTIME_FIELDS = {
+    "train": ("device", "progress", "gradient_checkpointing"),
+    "sample": ("batch_size",),
+    "metric_options": ("device", "batch_size", "cache_dir", "converted_dir", "offline", "progress"),
+}
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a job may read from the workflow config: the settings that change no output (KEYS: "nothing")."""
+
+    device: str
+    images_dir: str | None
+    train: dict
+    method_train: dict
+    sample_batch_size: int
+    metric_options: dict
+
+    @classmethod
+    def of(cls, config: dict) -> Runtime:
+        """The runtime view of a resolved workflow config."""
+        pick = {
+            section: {k: v for k, v in (config.get(section) or {}).items() if k in RUNTIME_FIELDS[section]}
+            for section in RUNTIME_FIELDS
+        }
+        per_method = {
+            m: {k: v for k, v in options.items() if k in RUNTIME_FIELDS["train"]}
+            for m, options in (config.get("method_train") or {}).items()
+        }
+        return cls(
+            device=config["device"],
+            images_dir=config.get("images_dir"),
+            train=pick["train"],
+            method_train=per_method,
+            sample_batch_size=int(pick["sample"].get("batch_size", 4)),
+            metric_options=pick["metric_options"],
+        )
+
+    def train_options(self, method: str) -> dict:
+        """The runtime TrainConfig fields of `method` (preset `train`, then its `method_train`), device included."""
+        return {"device": self.device, **self.train, **self.method_train.get(method, {})}
+
+
+def local_file(images_dir: str | os.PathLike, image: str, name: str) -> Path:
+    """Where `images_dir` holds an image's file: `<dir>/<id>/<file>`, else `<dir>/<file>` (the first if neither)."""
+    base = Path(images_dir)
+    candidates = [base / image / name, base / name]
+    return next((c for c in candidates if c.is_file()), candidates[0])

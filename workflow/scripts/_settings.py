@@ -1,0 +1,89 @@
+"""The settings each stage's outputs depend on: resolved from the workflow config at planning and handed to the
+stage's jobs whole, as their rule's `settings` param, so a change reruns exactly the jobs it affects. Planning only
+(jobs never import it, so editing it reruns nothing).
+
+Jobs record what they were handed beside their outputs (`run.json`'s `settings`, the samples' `provenance.json`,
+`scores/<method>.json`), and the tables compare those with what the config resolves now (`_provenance.py`). Which
+config key lands in which stage: `_config.KEYS`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict
+from pathlib import Path
+
+from _provenance import plain
+from _runtime import RUNTIME_FIELDS
+
+from metrics.config import MetricConfig
+from unziplora.config import PromptSet, SampleConfig, TrainConfig
+from unziplora.methods import METHODS, method_settings
+
+
+def train_settings(config: dict, method: str, model: str) -> dict:
+    """What a method's runs depend on, shared by its images and training seeds: the base model, and for a trained
+    method its TrainConfig (registry defaults, then the preset's `train` and `method_train`, then a variant's pins),
+    less the fields that change no output (`_config.RUNTIME_FIELDS`), the seed and the method (both wildcards)."""
+    out = {"method": method, "model": model, "model_revision": config["model_revision"]}
+    spec = METHODS[method]
+    if not spec.trains:
+        return plain(out)
+    options = method_settings(config["train"], config["method_train"], method)
+    options = {k: v for k, v in options.items() if k not in RUNTIME_FIELDS["train"]}
+    values = TrainConfig.for_method(method, **options).to_dict(column_separation=spec.column_separation)
+    for name in (*RUNTIME_FIELDS["train"], "seed", "method"):
+        values.pop(name)
+    return plain({**out, "config": values})
+
+
+def prompt_settings(config: dict, names: dict) -> dict:
+    """The training prompts of an image (its sheet names and the token)."""
+    return plain(asdict(PromptSet.from_names(names["content"], names["style"], token=config["token"])))
+
+
+def sample_settings(config: dict, model: str, prompt_sha256: str | None) -> dict:
+    """What every sample and recombine job depends on (besides its runs): the SampleConfig fields that change an
+    image, the combined modes, the base model, and the prompt file's checksum."""
+    s = config["sample"]
+    values = asdict(
+        SampleConfig(
+            steps=s["steps"],
+            guidance_scale=s["guidance_scale"],
+            resolution=s["resolution"],
+            num=s["samples_per_prompt"],
+            seed=s["seed"],
+            dtype=s["dtype"],
+        )
+    )
+    for name in ("kind", "mode", "batch_size", "device", "progress"):  # per call, or no effect on an image
+        values.pop(name)
+    return plain(
+        {
+            "config": values,
+            "modes": list(config["modes"]),
+            "model": model,
+            "model_revision": config["model_revision"],
+            "prompts": {"file": config["prompts"], "sha256": prompt_sha256},
+        }
+    )
+
+
+def metric_settings(config: dict) -> dict:
+    """What a score job depends on: the metrics, where their weights come from, and the model of each metric."""
+    options = {k: v for k, v in config["metric_options"].items() if k not in RUNTIME_FIELDS["metric_options"]}
+    resolved = MetricConfig.from_dict(options)
+    return plain(
+        {
+            "metrics": list(config["metrics"]),
+            "metric_weights": config["metric_weights"],
+            "options": options,
+            "models": {m: resolved.model_for(m) for m in config["metrics"]},
+        }
+    )
+
+
+def file_sha256(path: str | Path) -> str | None:
+    """The sha256 of a file, or None if there is none (Snakemake then reports the missing input)."""
+    path = Path(path)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
