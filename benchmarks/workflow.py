@@ -4,6 +4,11 @@
     python benchmarks/workflow.py jobs --preset tiny            # per rule: jobs, wall s, CPU s, peak RSS
     python benchmarks/workflow.py jobs --preset toy-full --by-method   # the same per (rule, method), with totals
     python benchmarks/workflow.py jobs --preset toy-full --by-method --methods unziplora   # finished methods only
+    python benchmarks/workflow.py provenance --preset toy-full --scores data/toy/full/scores --code "commit 52d218c"
+
+`provenance` writes, beside committed score files kept without their run folders (`<method>.csv.gz`), the record a
+score job writes (`<method>.json`: the settings the preset resolves for every scored run, and `--code`, what is known
+of the code), so that their tables rebuild and are checked like any others. Run it only with the config they ran on.
 
 `jobs` reads the `benchmark:` files Snakemake wrote under results/<preset>/benchmarks/. On the tiny preset the
 work inside each job is tiny, so its per-rule wall time is the job overhead (interpreter start, imports, model
@@ -82,15 +87,61 @@ def job_table(
     )
 
 
+def findings_provenance(preset: str, scores_dir: Path, code: str) -> list[Path]:
+    """Write `<method>.json` beside each `<method>.csv.gz` of `scores_dir`: the score record (workflow/scripts/score.py)
+    with the settings `preset` resolves now for each scored (image, training seed), and `code` for every stage."""
+    sys.path.insert(0, str(ROOT / "workflow" / "scripts"))
+    from _config import resolve_config
+    from _provenance import run_settings, settings_hash
+    from _settings import expected_settings
+
+    config = resolve_config({}, ROOT, preset)
+    sheet = pd.read_csv(ROOT / config["sheet"], sep="\t", dtype=str, keep_default_na=False).set_index("id")
+    names = {i: {"content": r["content"], "style": r["style"]} for i, r in sheet.iterrows()}
+    written = []
+    for path in sorted(scores_dir.glob("*.csv.gz")):
+        method = path.name.removesuffix(".csv.gz")
+        expected = expected_settings(config, names, [method])
+        frame = pd.read_csv(path, usecols=["task", "content_image", "style_image", "train_seed"]).drop_duplicates()
+        known, items = {settings_hash(expected["sample"]): expected["sample"]}, []
+        for row in frame.itertuples():
+            images = [row.content_image] if row.task == "decomposition" else [row.content_image, row.style_image]
+            runs = [run_settings(expected["train"][method], expected["prompts"][i], row.train_seed) for i in images]
+            known |= {settings_hash(r): r for r in runs}
+            items.append(
+                {
+                    "manifest": "not kept",
+                    "task": row.task,
+                    "content_image": row.content_image,
+                    "style_image": row.style_image,
+                    "train_seed": int(row.train_seed),
+                    "sample": settings_hash(expected["sample"]),
+                    "runs": [settings_hash(r) for r in runs],
+                    "code": {"sample": code, "train": [code]},
+                }
+            )
+        record = {"method": method, "metric": expected["metric"], "code": code, "settings": known, "items": items}
+        out = path.with_name(f"{method}.json")
+        out.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+        written.append(out)
+    return written
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["plan", "jobs"])
+    parser.add_argument("what", choices=["plan", "jobs", "provenance"])
     parser.add_argument("--preset", default="paper")
     parser.add_argument("--by-method", action="store_true", help="jobs: one row per (rule, method)")
     parser.add_argument("--root", type=Path, default=ROOT, help="jobs: the checkout the preset ran in")
     parser.add_argument("--methods", type=lambda v: v.split(","), help="jobs: only these methods (comma-separated)")
     parser.add_argument("--json", type=Path, help="also write the numbers here")
+    parser.add_argument("--scores", type=Path, help="provenance: the folder of committed <method>.csv.gz files")
+    parser.add_argument("--code", default="not recorded", help="provenance: what is known of the code (a commit)")
     args = parser.parse_args()
+    if args.what == "provenance":
+        for path in findings_provenance(args.preset, args.scores, args.code):
+            print(f"wrote {path}")
+        return
     if args.what == "plan":
         times = plan_seconds(args.preset)
         result = {"preset": args.preset, "dry_run_s": times, "median_s": statistics.median(times)}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
@@ -10,6 +12,8 @@ from PIL import Image
 
 from unziplora.config import PromptSet, TrainConfig
 from unziplora.tiny import tiny_pipeline
+
+from .workflow_project import copy_project, project_env, snakemake
 
 # The tiny models gain nothing from intra-op threads, and several suites sharing a few cores make OpenMP threads
 # spin against each other (steps 100× slower); one thread keeps the suite's time steady.
@@ -67,6 +71,26 @@ def unet_inputs(pipe, batch: int = 1, seed: int = 0) -> dict:
             "time_ids": torch.tensor([[32.0, 32, 0, 0, 32, 32]]).repeat(batch, 1),
         },
     )
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """A finished `tiny` run (every rule, report included), made once per session. Each job wrote the project files
+    it had imported to <root>/modules/ (workflow/scripts/_common.py; tests/test_closure.py reads them)."""
+    root = copy_project(tmp_path_factory.mktemp("tiny"))
+    (root / "modules").mkdir()
+    env = project_env(root, UNZIPLORA_RECORD_MODULES=str(root / "modules"))
+    result = snakemake(root, "--cores", "2", "--config", "preset=tiny", env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root
+
+
+@pytest.fixture
+def tiny_copy(tiny_run, tmp_path) -> Path:
+    """A private copy of the finished tiny run (results and Snakemake's metadata, mtimes kept)."""
+    dst = tmp_path / "copy"
+    shutil.copytree(tiny_run, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+    return dst
 
 
 pytest_plugins = ["tests.metric_fixtures"]

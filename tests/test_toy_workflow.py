@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from .workflow_project import REPO, copy_project, snakemake
+from .workflow_project import REPO, copy_project, imports_outside_closure, project_env, snakemake
 
 IMAGES = ("bind_star_dots_0", "novel_crescent_plaid_0")
 # the oracle table's documented columns (README, "The toy preset"), written out so that a rename fails here
@@ -22,9 +22,16 @@ SMOKE = "results/smoke"
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
     root = copy_project(tmp_path_factory.mktemp("toy"))
-    result = snakemake(root, "--cores", "2", "--config", "preset=smoke")
+    (root / "modules").mkdir()  # each job records the project files it imported (tests/test_closure.py)
+    env = project_env(root, UNZIPLORA_RECORD_MODULES=str(root / "modules"))
+    result = snakemake(root, "--cores", "2", "--config", "preset=smoke", env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return root / SMOKE
+
+
+def test_every_toy_job_imported_only_files_of_its_rules_closure(toy_run):
+    missing = imports_outside_closure(toy_run.parents[1])
+    assert "oracle_figures" in missing and not any(missing.values()), missing
 
 
 def test_smoke_is_toy_but_for_the_settings_it_names(toy_run):
@@ -32,7 +39,8 @@ def test_smoke_is_toy_but_for_the_settings_it_names(toy_run):
     toy = yaml.safe_load((REPO / "config/presets/toy.yaml").read_text())
     assert smoke["images"] == list(IMAGES) and smoke["model"] == toy["model"] == "data/toy/base_model"
     assert smoke["method_train"] == toy["method_train"] and smoke["metrics"] == toy["metrics"]
-    assert smoke["train"] == {**toy["train"], "steps": 6}  # the toy rank, lr and resolution, fewer steps
+    # the toy rank, lr and resolution, fewer steps (config.yaml leaves out what changes no output: progress)
+    assert smoke["train"] == {**{k: v for k, v in toy["train"].items() if k != "progress"}, "steps": 6}
     assert set(smoke["methods"]) < set(toy["methods"]) and set(IMAGES) < set(toy["images"])
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import gzip
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -25,30 +25,7 @@ import yaml
 from metrics.registry import METRICS
 from unziplora.methods import METHODS, standard_methods
 
-from .workflow_project import REPO, copy_project, project_env, snakemake
-
-TINY = "results/tiny"
-
-
-def mtimes(root: Path, pattern: str) -> dict[str, int]:
-    return {str(p.relative_to(root)): p.stat().st_mtime_ns for p in root.glob(pattern)}
-
-
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
-    """A finished `tiny` run (every rule, report included)."""
-    root = copy_project(tmp_path_factory.mktemp("tiny"))
-    result = snakemake(root, "--cores", "2", "--config", "preset=tiny")
-    assert result.returncode == 0, result.stderr[-3000:]
-    return root
-
-
-@pytest.fixture
-def tiny_copy(tiny_run, tmp_path) -> Path:
-    """A private copy of the finished tiny run (results and Snakemake's metadata, mtimes kept)."""
-    dst = tmp_path / "copy"
-    shutil.copytree(tiny_run, dst, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-    return dst
+from .workflow_project import REPO, TINY, copy_project, mtimes, planned, project_env, snakemake
 
 
 def test_paper_dry_run_plans_sheet_times_registry_times_stage(tmp_path):
@@ -185,16 +162,6 @@ def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(tiny_co
     assert all(scores_after[k] > scores_before[k] for k in scores_before)
 
 
-def planned(root: Path) -> collections.Counter:
-    """rule → jobs a dry run of the tiny preset would run, from Snakemake's "Job stats" table."""
-    result = snakemake(root, "-n", "--config", "preset=tiny")
-    assert result.returncode == 0, result.stderr[-2000:]
-    if "Job stats:" not in result.stdout:  # nothing to be done
-        return collections.Counter()
-    stats = result.stdout.split("Job stats:", 1)[1].split("total", 1)[0]
-    return collections.Counter({r: int(n) for r, n in re.findall(r"^(\w+)\s+(\d+)$", stats, flags=re.M)})
-
-
 @pytest.mark.parametrize(
     ("edited", "reruns", "keeps"),
     [
@@ -202,7 +169,8 @@ def planned(root: Path) -> collections.Counter:
          {"train_run", "sample", "recombine", "score", "make_tables"}),
         ("analysis/markdown.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
         ("analysis/writing.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
-        ("unziplora/train.py", {"train_run", "base_record", "sample", "recombine", "score", "make_tables"}, set()),
+        ("unziplora/generate.py", {"sample", "recombine", "score", "make_tables"}, {"train_run", "base_record"}),
+        ("workflow/scripts/_provenance.py", {"score", "make_tables"}, {"train_run", "sample", "recombine"}),
     ],
 )  # fmt: skip
 def test_editing_code_plans_reruns_of_exactly_the_rules_that_use_it(tiny_copy, edited, reruns, keeps):
@@ -211,10 +179,121 @@ def test_editing_code_plans_reruns_of_exactly_the_rules_that_use_it(tiny_copy, e
         fh.write("\n# an edit that changes the code's hash\n")
     plan = planned(tiny_copy)
     assert reruns <= set(plan) and not keeps & set(plan), plan
-    if edited.startswith("unziplora/"):  # the method: every run of the selection is retrained
-        preset = yaml.safe_load((REPO / "config/presets/tiny.yaml").read_text())
-        trained = [m for m in preset["methods"] if METHODS[m].trains]
-        assert plan["train_run"] == len(trained) * len(preset["images"])
+
+
+def test_editing_training_code_stops_before_any_job_then_retrains_every_run(tiny_copy):
+    """The LoRAs are protected: a change to the code training runs stops planning with the folders to remove; once
+    they are gone, every run of the selection is retrained (the base model's record too: same code)."""
+    with open(tiny_copy / "unziplora/train.py", "a") as fh:
+        fh.write("\n# an edit that changes the code's hash\n")
+    result = snakemake(tiny_copy, "-n", "--config", "preset=tiny")
+    assert result.returncode == 1
+    error = one_error_line(result)
+    assert "the training code (import closure of workflow/scripts/train.py)" in error
+    preset = yaml.safe_load((REPO / "config/presets/tiny.yaml").read_text())
+    trained = [m for m in preset["methods"] if METHODS[m].trains]
+    folders = [f"{TINY}/{m}/{i}/train0" for m in trained for i in preset["images"]]
+    assert all(f in error for f in folders), error
+    for folder in folders:
+        shutil.rmtree(tiny_copy / folder)
+    plan = planned(tiny_copy)
+    assert plan["train_run"] == len(trained) * len(preset["images"]) and plan["base_record"] == len(preset["images"])
+
+
+DOWNSTREAM = {"aggregate", "make_tables", "summary_figures", "html_report"}
+
+
+@pytest.mark.parametrize(
+    ("change", "reruns", "keeps"),
+    [
+        ("sample={steps: 3}", {"sample", "recombine", "score", "grid"} | DOWNSTREAM, {"train_run", "base_record"}),
+        ("metrics=[clip_i, dino]", {"score"} | DOWNSTREAM, {"train_run", "base_record", "sample", "recombine"}),
+        ("tables={bootstrap: 100}", {"make_tables", "summary_figures", "html_report"},
+         {"train_run", "base_record", "sample", "recombine", "score", "aggregate"}),
+        ("description=another", {"resolved_config", "html_report"}, {"train_run", "sample", "score", "make_tables"}),
+    ],
+    ids=["sample", "metrics", "tables", "report"],
+)  # fmt: skip
+def test_a_changed_setting_plans_exactly_its_stage_and_what_follows(tiny_copy, change, reruns, keeps):
+    plan = planned(tiny_copy, change)
+    assert reruns <= set(plan) and not keeps & set(plan), plan
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["threads={train: 2, sample: 2}", "resources={train: {mem_mb: 2500}}", "sample={batch_size: 3}",
+     "metric_options={batch_size: 4}", "train={progress: true}", "device=auto", "images_dir=data/tiny/"],
+)  # fmt: skip
+def test_settings_that_change_no_output_remake_nothing(tiny_copy, change):
+    assert planned(tiny_copy, change) == collections.Counter()
+
+
+def test_a_changed_train_setting_stops_before_any_job_and_names_the_folders(tiny_copy):
+    """The issue's sequence: a run with 6 steps, then `train={steps: 7}`. Planning stops (the LoRAs are protected)
+    naming the setting and the run folders; nothing is run or rewritten, so no table can state 7 steps. Once those
+    folders are removed, exactly their runs are retrained, and the tables then record 7."""
+    out = tiny_copy / TINY
+    before = {**mtimes(out, "**/*.json"), **mtimes(out, "**/*.csv")}
+    result = snakemake(tiny_copy, "--cores", "2", "--config", "preset=tiny", "train={steps: 7}")
+    assert result.returncode == 1
+    error = one_error_line(result)
+    folders = [f"{TINY}/unziplora/{i}/train0" for i in ("circle_dots", "square_stripes")]
+    assert "config.steps: 6 → 7" in error and all(f in error for f in folders), error
+    assert {**mtimes(out, "**/*.json"), **mtimes(out, "**/*.csv")} == before
+    for folder in folders:
+        shutil.rmtree(tiny_copy / folder)
+    plan = planned(tiny_copy, "train={steps: 7}")
+    assert plan["train_run"] == 2 and plan["base_record"] == 0 and plan["sample"] == 2, plan
+
+
+def test_tables_refuse_scores_made_with_other_settings(tiny_copy):
+    """Snakemake told to look at modification times only (so nothing is resampled) and to remake the tables: the
+    tables job finds the scores' sample settings differ from the config's and stops with one line, writing no table."""
+    args = ["tables", "--cores", "1", "--rerun-triggers", "mtime", "--forcerun", "make_tables"]
+    result = snakemake(tiny_copy, *args, "--config", "preset=tiny", "sample={steps: 3}")
+    assert result.returncode != 0
+    error = one_error_line(result)
+    assert "were sampled with other settings (config.steps: 2 → 3)" in error, error
+    assert not (tiny_copy / TINY / "tables/comparison.csv").exists()
+
+
+def test_tables_record_the_settings_their_inputs_were_made_with(tiny_run):
+    made = json.loads((tiny_run / TINY / "tables/provenance.json").read_text())
+    run = json.loads((tiny_run / TINY / "unziplora/square_stripes/train0/run.json").read_text())
+    assert made["settings"]["train"]["unziplora"]["config"] == run["settings"]["config"]
+    assert made["settings"]["train"]["unziplora"]["config"]["steps"] == 6
+    assert made["settings"]["sample"]["config"]["steps"] == 2 and made["code"]["train"] == [run["code"]]
+    comparison = pd.read_csv(tiny_run / TINY / "tables/comparison.csv")
+    assert set(comparison["config_hash"]) == {made["config_hash"]}
+
+
+def test_committed_toy_full_scores_rebuild_their_tables_with_their_manifest(tmp_path):
+    """data/toy/full/scores hold scores without run folders and, beside them, what made them: the tables rebuild
+    from them alone (one method, for time) and are checked like any run's; a changed setting is refused."""
+    root = copy_project(tmp_path)
+    scores = root / "results/toy-full/scores"
+    scores.mkdir(parents=True)
+    packed = (REPO / "data/toy/full/scores/unziplora.csv.gz").read_bytes()
+    (scores / "unziplora.csv").write_bytes(gzip.decompress(packed))
+    shutil.copy(REPO / "data/toy/full/scores/unziplora.json", scores / "unziplora.json")
+    config = ["--config", "preset=toy-full", "methods=[unziplora]", "tables={bootstrap: 50}"]
+    refused = snakemake(root, "tables", "--cores", "1", *config, "sample={steps: 30}")
+    assert refused.returncode != 0 and "sampled with other settings (config.steps: 25 → 30)" in one_error_line(refused)
+    result = snakemake(root, "tables", "--cores", "1", *config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    oracle = pd.read_csv(root / "results/toy-full/tables/bind/oracle.csv")
+    assert list(oracle["method"].unique()) == ["unziplora"]
+    made = json.loads((root / "results/toy-full/tables/provenance.json").read_text())
+    assert made["code"]["train"] == ["commit 52d218c"]
+    assert made["settings"]["train"]["unziplora"]["config"]["rank"] == 16
+
+
+def one_error_line(result: subprocess.CompletedProcess) -> str:
+    """The one line of the project's own error in a failed run's output."""
+    lines = (result.stdout + result.stderr).splitlines()
+    errors = [line for line in lines if line.startswith("unziplora workflow: error:")]
+    assert len(errors) == 1, (result.stdout + result.stderr)[-3000:]
+    return errors[0]
 
 
 def session_processes(session: int, needle: str) -> list[int]:
@@ -237,9 +316,9 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
     run = tiny_copy / TINY / "unziplora/square_stripes/train9"
     target = str((run / "run.json").relative_to(tiny_copy))
     env = project_env(tiny_copy)
-    long = "train={steps: 100000, resolution: 32, rank: 4, progress: false}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=tiny", long],
+    long = "train={steps: 100000, resolution: 32, rank: 4, progress: false}"  # train_seeds: the finished seed-0 runs
+    proc = subprocess.Popen(  # are not in this selection, so their other steps do not stop planning
+        [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=tiny", long, "train_seeds=[9]"],
         cwd=tiny_copy,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -264,7 +343,7 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
         proc.wait()
     leftovers = [p.name for p in run.iterdir() if not p.name.startswith(".")] if run.exists() else []
     assert leftovers == [], leftovers
-    result = snakemake(tiny_copy, target, "--cores", "1", "--config", "preset=tiny")
+    result = snakemake(tiny_copy, target, "--cores", "1", "--config", "preset=tiny", "train_seeds=[9]")
     assert result.returncode == 0, result.stderr[-3000:]
     assert {"run.json", "content.safetensors", "style.safetensors"} <= {p.name for p in run.iterdir()}
 
@@ -292,6 +371,8 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
         (["preset=tiny", "methods=[unziplora_tie_break]", "train={column_tie_break: false}"], "pins column_tie_break"),
         (["preset=tiny", "metric_options={batchsize: 3}"], "unknown metric option(s) ['batchsize']"),
         (["preset=tiny", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
+        (["preset=tiny", "train={seed: 3}"], "train.seed is not a setting (training seeds come from train_seeds)"),
+        (["preset=tiny", "method_train={base: {method: joint}}"], "method_train.base.method is not a setting"),
     ],
 )
 def test_bad_config_stops_before_any_job_with_one_line(tmp_path, config, expected):

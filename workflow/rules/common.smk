@@ -19,7 +19,7 @@ from _closure import code_hash
 from _config import ConfigError, load_preset, output_settings, resolve_config, schema_problem
 from _runtime import Runtime, local_file
 from _provenance import differences, run_settings, settings_hash
-from _settings import file_sha256, metric_settings, prompt_settings, sample_settings, train_settings
+from _settings import expected_settings
 
 from metrics.registry import METRICS, MODELS
 from unziplora.devices import visible_gpus
@@ -220,10 +220,6 @@ def model_input(wildcards):
     return [str(index)] if index.is_file() else []
 
 
-def model_path():
-    return f"results/{PRESET}/model" if config["model"] == "tiny" else config["model"]
-
-
 def samples_of(method):
     """Every sample manifest one method's scoring reads: its runs and its recombinations, per training seed."""
     out = [f"{run_dir(method, i, s)}/samples/manifest.csv" for i in IMAGES for s in SEEDS]
@@ -296,37 +292,19 @@ SUBSETS = table_subsets()
 
 
 # ---- settings: what each stage's jobs are handed (workflow/scripts/_settings.py) ---------------------------------
-def resolve_settings():
-    """{method: train settings} of the selection and the metric settings, with one-line errors for bad options."""
-    fix = f"fix it in --config/--configfile or config/presets/{PRESET}.yaml"
-    train = {}
-    for method in METHOD_KEYS:
-        try:
-            train[method] = train_settings(config, method, model_path())
-        except (TypeError, ValueError) as err:
-            fail(f"invalid config: train/method_train for {method}: {err}; {fix}")
-    try:
-        metric = metric_settings(config)
-    except (TypeError, ValueError) as err:
-        fail(f"invalid config: metric_options: {err}; {fix}")
-    return train, metric
-
-
-TRAIN_SETTINGS, METRIC_SETTINGS = resolve_settings()
-PROMPT_SETTINGS = {i: prompt_settings(config, names_of(i)) for i in ALL_IMAGES}
-SAMPLE_SETTINGS = sample_settings(config, model_path(), file_sha256(config["prompts"]))
+try:
+    #: What the tables check their inputs against: every method's train settings, every image's prompts, the
+    #: sample and metric settings (workflow/scripts/_settings.py); each stage's jobs get their part as params.
+    EXPECTED = expected_settings(config, {i: names_of(i) for i in ALL_IMAGES}, METHOD_KEYS)
+except ValueError as err:
+    fail(f"invalid config: {err}; fix it in --config/--configfile or config/presets/{PRESET}.yaml")
+TRAIN_SETTINGS, PROMPT_SETTINGS = EXPECTED["train"], EXPECTED["prompts"]
+SAMPLE_SETTINGS, METRIC_SETTINGS = EXPECTED["sample"], EXPECTED["metric"]
 TABLE_SETTINGS = {
     "bootstrap": config["tables"]["bootstrap"],
     "seed": config["tables"]["seed"],
     "subsets": SUBSETS,
     "truth": image_truth(),
-}
-#: What the tables check their inputs against (every method's train settings, every image's prompts, ...).
-EXPECTED = {
-    "train": TRAIN_SETTINGS,
-    "prompts": PROMPT_SETTINGS,
-    "sample": SAMPLE_SETTINGS,
-    "metric": METRIC_SETTINGS,
 }
 
 

@@ -37,16 +37,13 @@ class HiddenConfig:
     __getitem__ = __contains__ = __iter__ = __len__ = get = keys = items = values = _refuse
 
 
-def _record_modules(folder: str) -> None:
+def _record_modules(folder: str, script: str) -> None:
     """At exit, write the project files this job has imported to `folder` (tests/test_closure.py compares them with
     the rule's computed code closure)."""
-    import __main__
-
     root = Path(__file__).resolve().parents[2]
     ours = ("unziplora", "metrics", "analysis", "toyworld", "workflow")
     paths = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
     files = {str(p.relative_to(root)) for p in paths if p.is_relative_to(root) and p.relative_to(root).parts[0] in ours}
-    script = Path(__main__.__file__).name.split(".")[-2]  # Snakemake runs a copy named <tmp>.<script>.py
     out = Path(folder) / f"{script}-{os.getpid()}.json"
     out.write_text(json.dumps({"script": script, "files": sorted(files)}))
 
@@ -67,7 +64,8 @@ def start(snakemake) -> Runtime:
 
         torch.set_num_threads(max(1, int(snakemake.threads)))
     if os.environ.get("UNZIPLORA_RECORD_MODULES"):
-        atexit.register(_record_modules, os.environ["UNZIPLORA_RECORD_MODULES"])
+        script = Path(sys.argv[0]).name.split(".")[-2]  # Snakemake runs a copy named <tmp>.<script>.py
+        atexit.register(_record_modules, os.environ["UNZIPLORA_RECORD_MODULES"], script)
     runtime = Runtime.of(snakemake.config)
     snakemake.config = HiddenConfig()
     return runtime

@@ -87,3 +87,31 @@ def file_sha256(path: str | Path) -> str | None:
     """The sha256 of a file, or None if there is none (Snakemake then reports the missing input)."""
     path = Path(path)
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
+
+
+def model_path(config: dict) -> str:
+    """The base pipeline a preset loads: the tiny pipeline's folder (built by a rule), else `model` as given."""
+    return f"results/{config['preset']}/model" if config["model"] == "tiny" else config["model"]
+
+
+def expected_settings(config: dict, names: dict[str, dict], methods: list[str]) -> dict:
+    """Every setting the outputs of a selection must have been made with: "train" per method, "prompts" per image
+    (`names`: image id → its sheet's content and style names), "sample" and "metric". What make_tables checks its
+    inputs against; raises ValueError naming the method or section whose options are invalid."""
+    model = model_path(config)
+    train = {}
+    for method in methods:
+        try:
+            train[method] = train_settings(config, method, model)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"train/method_train for {method}: {err}") from None
+    try:
+        metric = metric_settings(config)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"metric_options: {err}") from None
+    return {
+        "train": train,
+        "prompts": {image: prompt_settings(config, n) for image, n in names.items()},
+        "sample": sample_settings(config, model, file_sha256(config["prompts"])),
+        "metric": metric,
+    }
