@@ -103,6 +103,15 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        choices = {
+            "lora_init": ("gaussian_both", "peft_gaussian"),
+            "optimizer": ("adamw", "adamw8bit"),
+            "mixed_precision": ("auto", "no", "bf16"),
+            "gradient_checkpointing": ("auto", "on", "off"),
+        }
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.rank < 1:

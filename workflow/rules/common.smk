@@ -19,7 +19,7 @@ from _closure import code_hash
 from _config import ConfigError, load_preset, output_settings, resolve_config, schema_problem
 from _runtime import Runtime, local_file
 from _provenance import differences, run_settings, settings_hash
-from _settings import expected_settings
+from _settings import expected_settings, prepare_resolution
 
 from metrics.registry import METRICS, MODELS
 from unziplora.devices import visible_gpus
@@ -260,7 +260,7 @@ def names_of(image):
 
 
 def source_params(image):
-    """{file, sha256, url} of an image's training file (a rule param; where images_dir keeps it is not: the job
+    """{file, sha256, url} of an image's training file (prepare_image's param; where images_dir keeps it is not: the job
     finds it there, and the checksum makes it the same file wherever it is read from)."""
     local, url, sha = train_source(image)
     return {"file": SHEET.loc[image, "train_file"], "sha256": sha, "url": url}

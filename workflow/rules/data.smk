@@ -10,8 +10,7 @@ rule prepare_image:
     params:
         code=CODE["prepare_image"],
         source=lambda wc: source_params(wc.image),
-        # The training resolution, at least the 64 px every image loader accepts (training resizes it again).
-        resolution=max(64, config["train"].get("resolution", 1024)),
+        resolution=prepare_resolution(config),
     resources:
         **job_resources("light"),
     log:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -19,6 +20,7 @@ class ConfigError(ValueError):
 #: Every config key (dotted for nested ones) → the stages whose outputs it changes. "selection": which jobs exist
 #: (adding an image or a method runs only the new jobs; tables and figures are rebuilt over the new set). "data": the
 #: prepared images and all that follows. "nothing": scheduling, devices, logging — no output changes, nothing reruns.
+#: "refused": planning stops with one line (the value comes from elsewhere).
 #: A train change stops planning for runs that already exist (their LoRAs are protected: remove them to retrain).
 #: Tested: tests/test_settings.py changes each key and compares the rules' `settings` params; docs in the README.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -33,9 +35,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "device": ("nothing",),
     "token": ("train",),  # the training prompts; sampling reads the token from the run record
     "train_seeds": ("selection",),
-    "train.method": ("nothing",),  # refused: the method is the wildcard
+    "train.method": ("refused",),  # the method is the wildcard
     "train.steps": ("train",),
-    "train.seed": ("nothing",),  # refused: training seeds come from train_seeds
+    "train.seed": ("refused",),  # training seeds come from train_seeds
     "train.resolution": ("data", "train"),  # the prepared view is made at the training resolution
     "train.rank": ("train",),
     "train.lora_init": ("train",),
@@ -100,7 +102,7 @@ def output_settings(config: dict) -> dict:
         m: {k: v for k, v in options.items() if k not in RUNTIME_FIELDS["train"]}
         for m, options in (config.get("method_train") or {}).items()
     }
-    return out
+    return json.loads(json.dumps(out, sort_keys=True, default=str))  # key order: a --config key must not reorder it
 
 
 def deep_merge(base: dict, over: dict) -> dict:
@@ -133,10 +135,16 @@ def typed(value, schema: dict):
     wanted = schema.get("type", [])
     if not isinstance(value, str) or "string" in (wanted if isinstance(wanted, list) else [wanted]):
         return value
-    try:
-        return float(value) if re.fullmatch(r"[-+]?\d*\.?\d+[eE][-+]?\d+", value) else yaml.safe_load(value)
-    except yaml.YAMLError:
-        return value
+    # Numbers, true/false/null and YAML lists or mappings; any other word stays a string (YAML 1.1 would read
+    # "on"/"off"/"yes"/"no" as booleans: `gradient_checkpointing: on` must stay "on").
+    if re.fullmatch(r"[-+]?\d*\.?\d+([eE][-+]?\d+)?", value):
+        return float(value) if re.search(r"[.eE]", value) else int(value)
+    if value in ("true", "false", "null") or value[:1] in "[{":
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError:
+            return value
+    return value
 
 
 def schema_problem(data, schema: dict) -> str | None:

@@ -19,8 +19,9 @@ def settings_hash(value) -> str:
 
 
 def plain(value):
-    """`value` as JSON gives it back (tuples become lists), so that settings compare equal to their records."""
-    return json.loads(json.dumps(value, default=str))
+    """`value` as JSON gives it back, keys sorted (tuples become lists), so that settings compare equal to their
+    records, and a rule's params do not change with the order keys were given in (Snakemake compares them in order)."""
+    return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
 def differences(old, new, where: str = "") -> list[str]:

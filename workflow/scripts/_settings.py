@@ -89,6 +89,12 @@ def file_sha256(path: str | Path) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
 
 
+def prepare_resolution(config: dict) -> int:
+    """The size of the prepared training view: the preset's training resolution, at least the 64 px every image loader
+    accepts (training resizes it again)."""
+    return max(64, int(config["train"].get("resolution", 1024)))
+
+
 def model_path(config: dict) -> str:
     """The base pipeline a preset loads: the tiny pipeline's folder (built by a rule), else `model` as given."""
     return f"results/{config['preset']}/model" if config["model"] == "tiny" else config["model"]

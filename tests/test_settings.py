@@ -1,0 +1,215 @@
+"""The table of what each config key changes (workflow/scripts/_config.py KEYS) covers every key and is true:
+changing a key changes exactly the settings the workflow hands to the stages the table names (the rules' `settings`
+params come from these same functions), and no setting at all for a key that changes nothing. The DAG-level
+counterpart (a change plans exactly the expected jobs) is in tests/test_workflow.py."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import sys
+
+import pandas as pd
+import pytest
+import yaml
+
+from metrics.config import MetricConfig
+from unziplora.config import TrainConfig
+
+from .workflow_project import REPO
+
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))
+from _config import KEYS, output_settings, resolve_config  # noqa: E402
+from _provenance import ProvenanceError, check_scores, run_settings, settings_hash  # noqa: E402
+from _runtime import RUNTIME_FIELDS, Runtime  # noqa: E402
+from _settings import expected_settings, prepare_resolution  # noqa: E402
+
+SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
+#: A valid value other than the tiny preset's for every key (dotted for nested ones).
+OTHER = {
+    "preset": "smoke",
+    "description": "another",
+    "images_dir": "elsewhere",
+    "images": ["square_stripes"],
+    "methods": ["unziplora"],
+    "model": "some/pipeline",
+    "model_revision": "0123abc",
+    "device": "cuda",
+    "token": "sks",
+    "train_seeds": [0, 1],
+    "train.steps": 7,
+    "train.resolution": 128,
+    "train.rank": 8,
+    "train.lora_init": "peft_gaussian",
+    "train.lora_lr": 1e-4,
+    "train.merger_lr": 1e-3,
+    "train.weight_decay": 0.01,
+    "train.adam_betas": [0.8, 0.99],
+    "train.adam_eps": 1e-6,
+    "train.max_grad_norm": 0.5,
+    "train.optimizer": "adamw8bit",
+    "train.column_ratio": 0.2,
+    "train.column_rounds": 2,
+    "train.cone_threshold": 1e-4,
+    "train.cone_grad_scale": 1.0,
+    "train.column_tie_break": True,
+    "train.content_first": False,
+    "train.orthogonality_weight": 0.1,
+    "train.content_blocks": ["down_blocks.1.attentions.0"],
+    "train.style_blocks": ["down_blocks.1.attentions.1"],
+    "train.mixed_precision": "bf16",
+    "train.gradient_checkpointing": "on",
+    "train.device": "cuda",
+    "train.progress": True,
+    "method_train": {"unziplora": {"steps": 9}},
+    "sample.steps": 3,
+    "sample.guidance_scale": 7.0,
+    "sample.resolution": 64,
+    "sample.samples_per_prompt": 2,
+    "sample.seed": 1,
+    "sample.dtype": "fp32",
+    "sample.batch_size": 2,
+    "modes": ["official"],
+    "prompts": "data/prompts/toy.yaml",
+    "recombination": {"contents": ["circle_dots"], "styles": ["square_stripes"]},
+    "metrics": ["clip_i"],
+    "metric_weights": "hub",
+    "metric_options.weights": {"ViT-B-32-quickgelu.openai": "/weights/clip.safetensors"},
+    "metric_options.revisions": {"ViT-B-32-quickgelu.openai": "0123abc"},
+    "metric_options.models": {"clip_i": "ViT-L-14-quickgelu.openai"},
+    "metric_options.device": "cuda",
+    "metric_options.batch_size": 3,
+    "metric_options.cache_dir": "/tmp/hub",
+    "metric_options.converted_dir": "/tmp/converted",
+    "metric_options.offline": True,
+    "metric_options.progress": True,
+    "tables.bootstrap": 100,
+    "tables.seed": 1,
+    "tables.subsets_by": "tier",
+    "threads": {"train": 2},
+    "resources": {"train": {"mem_mb": 2500}},
+}
+
+
+def every_key() -> set[str]:
+    """Every config key: the schema's, with the fields of the option objects the jobs build (TrainConfig for
+    train, MetricConfig for metric_options) and the schema's own fields of sample and tables."""
+    props = SCHEMA["properties"]
+    keys = set(props)
+    keys |= {f"train.{f.name}" for f in dataclasses.fields(TrainConfig)}
+    keys |= {f"metric_options.{f.name}" for f in dataclasses.fields(MetricConfig)}
+    keys |= {f"{section}.{k}" for section in ("sample", "tables") for k in props[section]["properties"]}
+    return keys - {"train", "sample", "metric_options", "tables"}
+
+
+def nested(key: str, value) -> dict:
+    head, _, rest = key.partition(".")
+    return {head: nested(rest, value) if rest else value}
+
+
+def resolved(raw: dict) -> dict:
+    preset = raw.get("preset", "tiny")
+    return resolve_config({k: v for k, v in raw.items() if k != "preset"}, REPO, preset)
+
+
+def stages(config: dict) -> dict[str, dict]:
+    """stage → {item: what its jobs are handed}, built like workflow/rules/common.smk builds the rules' params."""
+    sheet = pd.read_csv(REPO / config["sheet"], sep="\t", dtype=str, keep_default_na=False).set_index("id")
+    images = config["images"] or list(sheet.index)
+    methods = config["methods"]
+    names = {i: {"content": sheet.loc[i, "content"], "style": sheet.loc[i, "style"]} for i in images}
+    expected = expected_settings(config, names, methods)
+    rec = config["recombination"]
+    return {
+        "selection": {"": (images, methods, config["train_seeds"], rec)},
+        "data": {i: (sheet.loc[i, "sha256"], sheet.loc[i, "train_file"], prepare_resolution(config)) for i in images},
+        "train": {**expected["train"], **{f"prompts/{i}": p for i, p in expected["prompts"].items()}},
+        "sample": {"": expected["sample"]},
+        "score": {"": expected["metric"]},
+        "tables": {"": config["tables"]},
+        "figures": {"": (rec["contents"], rec["styles"])},
+    }
+
+
+def changed(before: dict, after: dict) -> set[str]:
+    """The stages whose common items differ; "selection" also when a stage's items are others (new jobs)."""
+    out = set()
+    for stage, items in before.items():
+        if set(items) != set(after[stage]):
+            out.add("selection")
+        if any(items[k] != after[stage][k] for k in set(items) & set(after[stage])):
+            out.add(stage)
+    return out
+
+
+def test_every_config_key_is_in_the_table():
+    assert set(KEYS) == every_key(), set(KEYS) ^ every_key()
+    # every key but the refused ones has a value to change it to; the sheet is edited in its own test
+    assert set(OTHER) == every_key() - {k for k, v in KEYS.items() if v == ("refused",)} - {"sheet"}
+
+
+def test_the_fields_jobs_may_read_are_the_ones_that_change_nothing():
+    nothing = {k for k, v in KEYS.items() if v == ("nothing",)}
+    fields = {f"{section}.{f}" for section, names in RUNTIME_FIELDS.items() for f in names}
+    assert fields <= nothing and nothing - fields == {"device", "images_dir", "threads", "resources"}
+    runtime = Runtime.of(resolved({"train": {"gradient_checkpointing": "on"}}))
+    assert runtime.train_options("unziplora")["gradient_checkpointing"] == "on"
+
+
+@pytest.mark.parametrize("key", sorted(OTHER))
+def test_changing_a_key_changes_exactly_the_stages_the_table_names(tmp_path, key):
+    base = resolved({})
+    if key == "preset":
+        other = resolved({"preset": OTHER[key]})
+        assert {"selection", "train", "sample", "score"} <= changed(stages(base), stages(other))
+        return
+    other = resolved(nested(key, OTHER[key]))
+    found = changed(stages(base), stages(other))
+    table = set(KEYS[key])
+    if table == {"nothing"}:
+        assert not found and output_settings(other) == output_settings(base), found
+        return
+    assert output_settings(other) != output_settings(base)  # the report's config shows every output setting
+    assert found == table - {"report"}, (found, table)
+
+
+def test_a_sheet_edit_changes_the_data_and_the_prompts(tmp_path):
+    base = resolved({})
+    sheet = pd.read_csv(REPO / base["sheet"], sep="\t", dtype=str, keep_default_na=False)
+    sheet.loc[sheet["id"] == "square_stripes", "content"] = "box"
+    sheet.loc[sheet["id"] == "square_stripes", "sha256"] = "0" * 64
+    edited = tmp_path / "images.tsv"
+    sheet.to_csv(edited, sep="\t", index=False)
+    other = resolved({"sheet": str(edited)})
+    assert changed(stages(base), stages(other)) == set(KEYS["sheet"])
+
+
+def provenance_of(expected: dict, method: str, image: str, seed: int, metric: dict | None = None) -> dict:
+    """A score file's record (workflow/scripts/score.py) for one decomposition."""
+    run = run_settings(expected["train"][method], expected["prompts"][image], seed)
+    settings = {settings_hash(run): run, settings_hash(expected["sample"]): expected["sample"]}
+    sample = settings_hash(expected["sample"])
+    item = {"task": "decomposition", "content_image": image, "style_image": image, "train_seed": seed,
+            "runs": [settings_hash(run)], "sample": sample, "code": {"train": ["c1"]}}  # fmt: skip
+    metric = metric or expected["metric"]
+    return {"method": method, "metric": metric, "code": "c2", "settings": settings, "items": [item]}
+
+
+def test_check_scores_passes_matching_records_and_names_the_first_difference():
+    config = resolved({})
+    names = {"square_stripes": {"content": "square", "style": "stripes"}}
+    expected = expected_settings(config, names, ["unziplora"])
+    made = check_scores([provenance_of(expected, "unziplora", "square_stripes", 0)], expected, "results/tiny")
+    assert made["train"]["unziplora"] == expected["train"]["unziplora"] and made["code"]["train"] == ["c1"]
+    stale = expected_settings(resolved({"train": {"steps": 7}}), names, ["unziplora"])
+    with pytest.raises(ProvenanceError, match=r"config\.steps: 7 → 6\); retrain it \(remove results/tiny/unziplora"):
+        check_scores([provenance_of(stale, "unziplora", "square_stripes", 0)], expected, "results/tiny")
+    other_metric = {**expected["metric"], "metrics": ["clip_i"]}
+    with pytest.raises(ProvenanceError, match="other metric settings"):
+        check_scores([provenance_of(expected, "unziplora", "square_stripes", 0, other_metric)], expected, "r")
+
+
+def test_the_documented_table_is_the_table():
+    text = (REPO / "docs/reruns-and-provenance.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", text, flags=re.M)
+    assert {key: tuple(stages.split(", ")) for key, stages in rows} == KEYS
