@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -61,16 +61,19 @@ WINRATE_KINDS = {
 
 @dataclass(frozen=True)
 class Provenance:
-    """Where the numbers come from: code commit, hash of the resolved config, preset name, evaluation choices
-    (a short free-text string, e.g. "CLIP ViT-B/32; 4 seeds/prompt"). Weights are read from the score frame."""
+    """Where the numbers come from: code commit, hash of the settings the inputs were made with, preset name,
+    evaluation choices (a short free-text string, e.g. "CLIP ViT-B/32; 4 seeds/prompt"), and per method the hash of
+    its own training settings (methods differ on purpose: a baseline's steps and lr), a column of every row that
+    names a method. Weights are read from the score frame."""
 
     commit: str
     config_hash: str
     preset: str
     choices: str
+    method_settings: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        bad = [f.name for f in fields(self) if not isinstance(getattr(self, f.name), str)]
+        bad = [f.name for f in fields(self)[:4] if not isinstance(getattr(self, f.name), str)]
         if bad:
             raise ValueError(f"Provenance fields {bad} must be strings (use '' for unknown)")
 
@@ -365,8 +368,11 @@ def recombination_table(
 
 
 def finish_table(rows: list[dict], provenance: Provenance, frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """The table with a fixed column order (also when it has no rows), then the provenance columns."""
+    """The table with a fixed column order (also when it has no rows), then each row's method's `train_settings`
+    (when the provenance has them), then the provenance columns."""
     out = pd.DataFrame(rows, columns=columns)
+    if provenance.method_settings and "method" in out.columns:
+        out["train_settings"] = out["method"].map(provenance.method_settings).fillna("")
     for key, value in provenance.columns(weights_string(frame)).items():
         out[key] = value
     return out.reset_index(drop=True)

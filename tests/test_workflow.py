@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import gzip
+import hashlib
 import json
 import os
 import shutil
@@ -263,8 +264,12 @@ def test_tables_record_the_settings_their_inputs_were_made_with(tiny_run):
     assert made["settings"]["train"]["unziplora"]["config"] == run["settings"]["config"]
     assert made["settings"]["train"]["unziplora"]["config"]["steps"] == 6
     assert made["settings"]["sample"]["config"]["steps"] == 2 and made["code"]["train"] == [run["code"]]
-    comparison = pd.read_csv(tiny_run / TINY / "tables/comparison.csv")
+    comparison = pd.read_csv(tiny_run / TINY / "tables/comparison.csv").set_index("method")
     assert set(comparison["config_hash"]) == {made["config_hash"]}
+    # each row carries its own method's training settings (they differ on purpose), as recorded by its runs
+    train = {m: hashlib.sha256(json.dumps(t, sort_keys=True).encode()).hexdigest()[:12]
+             for m, t in made["settings"]["train"].items()}  # fmt: skip
+    assert comparison["train_settings"].to_dict() == train and len(set(train.values())) == 2
 
 
 def test_committed_toy_full_scores_rebuild_their_tables_with_their_manifest(tmp_path):

@@ -20,7 +20,8 @@ except ProvenanceError as err:
     refuse(str(err))  # one line; no table is written
 settings = {**{k: v for k, v in made.items() if k != "code"}, "tables": params.settings}
 made_hash = settings_hash(settings)
-provenance = Provenance(project_commit(), config_hash=made_hash, preset=params.preset, choices=EVALUATION_CHOICES)
+per_method = {method: settings_hash(train) for method, train in made["train"].items()}
+provenance = Provenance(project_commit(), made_hash, params.preset, EVALUATION_CHOICES, method_settings=per_method)
 paths = write_tables(
     pd.read_csv(snakemake.input.scores),
     Path(out.comparison).parent,
