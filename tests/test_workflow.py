@@ -363,7 +363,8 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
         (["preset=tiny", "methods=[nope]"], "unknown method 'nope'"),
         (["preset=tiny", "metrics=[nope]"], "unknown metric 'nope'"),
         (["preset=tiny", "images_dir=missing"], "is missing"),
-        (["preset=tiny", "train={stepz: 5}"], "unexpected keyword argument 'stepz'"),
+        (["preset=tiny", "train={stepz: 5}"], "train: Additional properties are not allowed ('stepz' was unexpected)"),
+        (["preset=tiny", "train={gradient_checkpointing: yes}"], "'yes' is not one of ['auto', 'on', 'off']"),
         (["preset=tiny", "method_train={nosuch: {steps: 3}}"], "unknown method(s) ['nosuch']"),
         (
             [
@@ -374,7 +375,8 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
             "method_train.unziplora_tie_break sets column_tie_break, which the variant pins",
         ),
         (["preset=tiny", "methods=[unziplora_tie_break]", "train={column_tie_break: false}"], "pins column_tie_break"),
-        (["preset=tiny", "metric_options={batchsize: 3}"], "unknown metric option(s) ['batchsize']"),
+        (["preset=tiny", "metric_options={batchsize: 3}"], "('batchsize' was unexpected)"),
+        (["preset=tiny", "metric_options={models: {clip_i: nope}}"], "set to unknown model 'nope'"),
         (["preset=tiny", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
         (["preset=tiny", "train={seed: 3}"], "train.seed is not a setting (training seeds come from train_seeds)"),
         (["preset=tiny", "method_train={base: {method: joint}}"], "method_train.base.method is not a setting"),

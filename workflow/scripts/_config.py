@@ -5,8 +5,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import tempfile
+import types
+import typing
 from pathlib import Path
 
 import yaml
@@ -159,18 +163,66 @@ def schema_problem(data, schema: dict) -> str | None:
     return f"{where}: {error.message}" if where else error.message
 
 
+def field_schema(kind) -> dict:
+    """The JSON schema of one dataclass field's type (int, float, bool, str, Literal, tuples, dicts, optional)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin is typing.Literal:
+        return {"type": "string", "enum": list(args)}
+    if origin in (types.UnionType, typing.Union):
+        parts = [field_schema(a) for a in args if a is not type(None)]
+        one = parts[0] if len(parts) == 1 else {"anyOf": parts}
+        return {"anyOf": [one, {"type": "null"}]} if type(None) in args else one
+    if origin is tuple:
+        if len(args) == 2 and args[1] is Ellipsis:
+            return {"type": "array", "items": field_schema(args[0])}
+        return {"type": "array", "items": field_schema(args[0]), "minItems": len(args), "maxItems": len(args)}
+    if origin is dict:
+        return {"type": "object", "additionalProperties": field_schema(args[1])}
+    simple = {bool: "boolean", int: "integer", float: "number", str: "string"}
+    return {"type": simple[kind]}
+
+
+def options_schema(cls) -> dict:
+    """The schema of a config object built from a dataclass (TrainConfig, MetricConfig): one property per field,
+    with the field's type and default, nothing else allowed. Generated, so the schema and the class never drift."""
+    hints = typing.get_type_hints(cls)
+    props = {}
+    for f in dataclasses.fields(cls):
+        props[f.name] = field_schema(hints[f.name])
+        if f.default is not dataclasses.MISSING:
+            props[f.name]["description"] = f"default {f.default!r}"
+    return {"type": "object", "additionalProperties": False, "properties": props}
+
+
+def load_schema(root: Path) -> dict:
+    """workflow/schemas/config.schema.yaml with the option objects' properties generated from their classes:
+    `train` and each `method_train` entry from TrainConfig, `metric_options` from MetricConfig."""
+    from metrics.config import MetricConfig
+    from unziplora.config import TrainConfig
+
+    schema = yaml.safe_load((Path(root) / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    props = schema["properties"]
+    train = options_schema(TrainConfig)
+    props["train"] |= train
+    props["method_train"]["additionalProperties"] = train
+    props["metric_options"] |= options_schema(MetricConfig)
+    return schema
+
+
 def resolve_config(raw: dict, root: Path, preset: str) -> dict:
     """The preset `preset` under the user's keys of `raw`, validated against the schema with its defaults filled.
     Raises ConfigError with one line."""
     from snakemake.utils import validate
 
-    schema_file = Path(root) / "workflow" / "schemas" / "config.schema.yaml"
-    schema = yaml.safe_load(schema_file.read_text())
+    schema = load_schema(root)
     user = typed({k: v for k, v in raw.items() if k != "preset"}, schema)
     merged = deep_merge(load_preset(root, preset), user)
     merged["preset"] = preset
     problem = schema_problem(merged, schema)
     if problem:
         raise ConfigError(f"invalid config: {problem}; fix it in --config/--configfile or config/presets/{preset}.yaml")
-    validate(merged, str(schema_file))  # Snakemake's own validation, which fills the schema's defaults
+    with tempfile.TemporaryDirectory() as tmp:  # Snakemake's own validation fills the defaults; it reads a file
+        path = Path(tmp) / "config.schema.yaml"
+        path.write_text(yaml.safe_dump(schema))
+        validate(merged, str(path))
     return merged
