@@ -82,9 +82,11 @@ def test_a_sweep_trains_a_block_rule_method_on_the_blocks_it_is_given(tiny_pipe,
     import json
 
     from toyworld.sweep import SweepConfig, sweep
+    from unziplora.config import TrainConfig
 
     blocks = {"content_blocks": ("down_blocks.1.attentions.1",), "style_blocks": ("up_blocks.1.attentions.1",)}
-    config = SweepConfig(method="blora", ranks=(2,), steps=(2,), samples=1, sample_steps=1, **blocks)
+    train = TrainConfig.for_method("blora", lora_lr=1e-3, **blocks)
+    config = SweepConfig(train=train, ranks=(2,), steps=(2,), samples=1, sample_steps=1)
     sweep(tiny_pipe, benchmark_images("bind")[:1], load_oracles(ORACLES), config, torch.device("cpu"), tmp_path,
           progress=False)  # fmt: skip
     record = json.loads((tmp_path / f"{benchmark_images('bind')[0].id}-r2-s2" / "run.json").read_text())

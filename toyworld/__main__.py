@@ -61,7 +61,12 @@ def main(argv=None) -> None:
     grid.add_argument("--images", type=int, default=4, help="N images spread over the tier")
     grid.add_argument("--ranks", help="comma-separated (default: SweepConfig's)")
     grid.add_argument("--steps", help="comma-separated (default: SweepConfig's)")
-    grid.add_argument("--lr", type=float, help="LoRA learning rate (default: SweepConfig's 1e-3)")
+    grid.add_argument(
+        "--lr",
+        type=float,
+        default=1e-3,
+        help="LoRA learning rate (default 1e-3: at UnZipLoRA's 5e-5 nothing is learned on the toy model)",
+    )
     grid.add_argument("--content-blocks", help="comma-separated block prefixes (default: the method's own)")
     grid.add_argument("--style-blocks", help="comma-separated block prefixes (default: the method's own)")
     bench = sub.add_parser("benchmark", help="render the benchmark images and write their sheet (images.tsv)")
@@ -86,8 +91,13 @@ def _atlas(args) -> None:
     print(f"wrote {args.out} ({sheet.width // 64} styles × {sheet.height // 64} shapes)")
 
 
+def _given(**values) -> dict:
+    """The values that were given (not None)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
 def _overrides(config, **values):
-    return dataclasses.replace(config, **{k: v for k, v in values.items() if v is not None})
+    return dataclasses.replace(config, **_given(**values))
 
 
 def _base_model(args) -> None:
@@ -149,6 +159,7 @@ def _sweep(args) -> None:
     from toyworld.benchmark import benchmark_images, spread
     from toyworld.build import load_oracles
     from toyworld.sweep import SweepConfig, run_sweep
+    from unziplora.config import TrainConfig
     from unziplora.pipelines import load_pipeline
     from unziplora.records import resolve_device
 
@@ -158,9 +169,10 @@ def _sweep(args) -> None:
     def names(text: str | None) -> tuple[str, ...] | None:
         return tuple(v.strip() for v in text.split(",")) if text else None
 
-    config = _overrides(SweepConfig(method=args.method, seed=args.seed), lr=args.lr, ranks=ints(args.ranks),
-                        steps=ints(args.steps), content_blocks=names(args.content_blocks),
-                        style_blocks=names(args.style_blocks))  # fmt: skip
+    train = TrainConfig.for_method(args.method, seed=args.seed, lora_lr=args.lr,
+                                   **_given(content_blocks=names(args.content_blocks),
+                                            style_blocks=names(args.style_blocks)))  # fmt: skip
+    config = _overrides(SweepConfig(train=train), ranks=ints(args.ranks), steps=ints(args.steps))
     items = spread(benchmark_images(args.tier), args.images)
     pipe = load_pipeline(str(args.model))
     for row in run_sweep(args.out, pipe, items, load_oracles(args.oracles), config, resolve_device(args.device)):

@@ -8,7 +8,7 @@ the workflow runs). SDXL's rank 64 is wider than most toy layers; this sweep is 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,27 +27,26 @@ from unziplora.train import train
 PROMPTS = PromptSet.from_names("shape", "zwx")  # "A sks shape in zwx style", "A sks shape", "A shape in zwx style"
 
 
+def _toy_unziplora() -> TrainConfig:
+    # UnZipLoRA at lr 1e-3: at its own 5e-5 it learns nothing on the toy model.
+    return TrainConfig.for_method("unziplora", lora_lr=1e-3)
+
+
 @dataclass(frozen=True)
 class SweepConfig:
-    """The grid (ranks × step counts) and how each point is measured. Every random draw comes from `seed`."""
+    """A grid over one training config: each point trains `train` with that rank and step count (the rest of it,
+    method, lr, blocks, seed, is the sweep's base), and is measured with `samples` images per prompt. Every random
+    draw comes from `train.seed`."""
 
-    method: str = "unziplora"
+    train: TrainConfig = field(default_factory=_toy_unziplora)
     ranks: tuple[int, ...] = (4, 16, 64)
     steps: tuple[int, ...] = (100, 200, 400)
-    lr: float | None = 1e-3  # None: the method's own (5e-5 for UnZipLoRA: it learns nothing on the toy model)
     samples: int = 4
     sample_steps: int = 25
-    seed: int = 0
-    # Block rule of methods that have one (unziplora, blora): empty = the method's own (SDXL's); the toy preset's
-    # measured blocks come from its method_train (rule toy_step_sweep).
-    content_blocks: tuple[str, ...] = ()
-    style_blocks: tuple[str, ...] = ()
 
-    def train_overrides(self) -> dict:
-        """The TrainConfig settings this sweep fixes besides rank and steps: lr and blocks where set."""
-        overrides = {"lora_lr": self.lr} if self.lr is not None else {}
-        blocks = {"content_blocks": self.content_blocks, "style_blocks": self.style_blocks}
-        return {**overrides, **{k: tuple(v) for k, v in blocks.items() if v}}
+    def point(self, rank: int, steps: int, resolution: int, device: torch.device) -> TrainConfig:
+        """The training config of one grid point at the pipeline's resolution on `device`."""
+        return replace(self.train, rank=rank, steps=steps, resolution=resolution, device=str(device), progress=False)
 
 
 def _other_shape(item: BenchmarkImage) -> str:
@@ -69,7 +68,7 @@ def measure(pipe, run_dir: Path, item: BenchmarkImage, oracles: dict[str, Oracle
     seen = {}
     for kind, prompt in prompts.items():
         sample = SampleConfig(kind=kind, steps=config.sample_steps, resolution=size, num=config.samples,
-                              seed=config.seed, batch_size=config.samples, device=str(device),
+                              seed=config.train.seed, batch_size=config.samples, device=str(device),
                               progress=False)  # fmt: skip
         paths = generate(pipe, [run], prompt, sample, out_dir / kind)
         images = np.stack([np.asarray(Image.open(p).convert("RGB")) for p in paths])
@@ -89,16 +88,13 @@ def sweep(pipe, items: list[BenchmarkImage], oracles: dict[str, OracleNet], conf
     """One row per (image, rank, steps): the run's training time and its oracle fidelity and leakage."""
     rows = []
     grid = list(itertools.product(items, config.ranks, config.steps))
-    for item, rank, steps in tqdm(grid, desc=f"sweep {config.method}", disable=not progress):
+    for item, rank, steps in tqdm(grid, desc=f"sweep {config.train.method}", disable=not progress):
         run_dir = Path(work_dir) / f"{item.id}-r{rank}-s{steps}"
-        train_config = TrainConfig.for_method(config.method, steps=steps, rank=rank, seed=config.seed,
-                                              resolution=pipe.unet.config.sample_size * pipe.vae_scale_factor,
-                                              device=str(device), progress=False,
-                                              **config.train_overrides())  # fmt: skip
+        train_config = config.point(rank, steps, pipe.unet.config.sample_size * pipe.vae_scale_factor, device)
         record = train(pipe, item.render(), PROMPTS, train_config, run_dir)
         measured = measure(pipe, run_dir, item, oracles, config, device, run_dir / "samples")
         timing = round(record["timing"]["train_s"], 2)
-        rows.append({"image": item.id, "tier": item.tier, "method": config.method, "rank": rank, "steps": steps,
+        rows.append({"image": item.id, "tier": item.tier, "method": config.train.method, "rank": rank, "steps": steps,
                      "lr": train_config.lora_lr, "train_s": timing, **measured})  # fmt: skip
     return rows
 
@@ -124,7 +120,7 @@ def run_sweep(out_dir: str | Path, pipe, items: list[BenchmarkImage], oracles: d
     with staged_outputs(Path(out_dir)) as stage:
         frame.to_csv(stage / "sweep.csv", index=False)
         mean.to_csv(stage / "sweep_mean.csv", index=False)
-        sweep_figure(mean, stage / "sweep.png", title=f"{config.method}, {len(items)} {items[0].tier} images")
+        sweep_figure(mean, stage / "sweep.png", title=f"{config.train.method}, {len(items)} {items[0].tier} images")
         write_json(stage / "sweep.json", {"config": asdict(config), "images": [asdict(i) for i in items],
                                           "device": device_name(device), "versions": versions(),
                                           "seconds": round(time.perf_counter() - start, 1)})  # fmt: skip

@@ -34,7 +34,5 @@ else:
         rows = run_sweep(out, pipe, items, oracles, SweepConfig(), device)
     else:  # toy_step_sweep_method: the method at the preset's rank, lr and blocks
         train = TrainConfig.for_method(params.method, **params.train)
-        sweep = SweepConfig(method=params.method, ranks=(train.rank,), steps=STEPS, lr=train.lora_lr,
-                            content_blocks=train.content_blocks, style_blocks=train.style_blocks)  # fmt: skip
-        rows = run_sweep(out, pipe, items, oracles, sweep, device)
+        rows = run_sweep(out, pipe, items, oracles, SweepConfig(train=train, ranks=(train.rank,), steps=STEPS), device)
 print(f"{snakemake.rule}: {len(rows)} rows written to {out}")
