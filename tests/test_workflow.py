@@ -220,13 +220,13 @@ def test_a_changed_setting_plans_exactly_its_stage_and_what_follows(tiny_copy, c
     assert reruns <= set(plan) and not keeps & set(plan), plan
 
 
-@pytest.mark.parametrize(
-    "change",
-    ["threads={train: 2, sample: 2}", "resources={train: {mem_mb: 2500}}", "sample={batch_size: 3}",
-     "metric_options={batch_size: 4}", "train={progress: true}", "device=auto", "images_dir=data/tiny/"],
-)  # fmt: skip
-def test_settings_that_change_no_output_remake_nothing(tiny_copy, change):
-    assert planned(tiny_copy, change) == collections.Counter()
+def test_settings_that_change_no_output_remake_nothing(tiny_copy):
+    """All at once (one dry run; tests/test_settings.py checks each key alone): scheduling, devices, batch sizes,
+    progress bars and where the images are read from."""
+    changes = ["threads={train: 2, sample: 2}", "resources={train: {mem_mb: 2500}}", "device=auto",
+               "sample={batch_size: 3}", "metric_options={batch_size: 4}", "train={progress: true}",
+               "images_dir=data/tiny/"]  # fmt: skip
+    assert planned(tiny_copy, *changes) == collections.Counter()
 
 
 def test_a_changed_train_setting_stops_before_any_job_and_names_the_folders(tiny_copy):

@@ -27,6 +27,7 @@ from unziplora.methods import METHODS, method_settings, standard_methods, traine
 #: Where the packages the jobs import live (the checkout for an editable install; PYTHONPATH can point elsewhere).
 PACKAGES = Path(sys.modules["unziplora.methods"].__file__).resolve().parents[1]
 PRESET_ENV = "UNZIPLORA_PRESET"  # the preset the user's process resolved; every job inherits it
+REPORT_ENV = "UNZIPLORA_REPORT"  # set by html_report for its nested `snakemake --report`
 
 
 def fail(message):
@@ -149,7 +150,8 @@ PAIRS = [
 ALL_IMAGES = list(dict.fromkeys([*IMAGES, *[x for pair in PAIRS for x in pair]]))
 SEEDS = config["train_seeds"]
 check_options()
-check_local_images()
+if not os.environ.get(REPORT_ENV):  # the report's own planning reads no image (html_report)
+    check_local_images()
 RUNTIME = Runtime.of(config)
 GPU = 1 if config["device"] == "cuda" else 0  # the default GPU count of a train/sample/score job
 
@@ -335,7 +337,14 @@ def check_existing_runs():
                     stale[str(record_file.parent)] = change[0]
     if stale:
         folders = sorted(stale)
-        shown = " ".join(folders[:3]) + (f" and {len(folders) - 3} more" if len(folders) > 3 else "")
+        shown = " ".join(folders)
+        if len(folders) > 3:  # too many for one line: their list goes to a file, the line says how to use it
+            listing = Path(R.format(preset=PRESET)) / "stale_runs.txt"
+            listing.parent.mkdir(parents=True, exist_ok=True)
+            partial = listing.with_suffix(".partial")  # then renamed: the list is whole or absent
+            partial.write_text("\n".join(folders) + "\n")
+            partial.replace(listing)
+            shown = f"the {len(folders)} folders listed in {listing} (xargs rm -r < {listing})"
         fail(f"{len(folders)} existing run(s) were trained with other settings ({stale[folders[0]]}); their LoRAs are "
              f"protected, so nothing was run: remove {shown} to retrain them, or undo the change")  # fmt: skip
 
