@@ -6,7 +6,6 @@ counterpart (a change plans exactly the expected jobs) is in tests/test_workflow
 from __future__ import annotations
 
 import dataclasses
-import re
 import sys
 
 import pandas as pd
@@ -14,15 +13,16 @@ import pytest
 import yaml
 
 from metrics.config import MetricConfig
-from unziplora.config import DEFAULT_TOKEN, SampleConfig, TrainConfig
+from unziplora.config import TrainConfig
 
 from .workflow_project import REPO
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
-from _config import KEYS, load_schema, output_settings, resolve_config  # noqa: E402
-from _provenance import ProvenanceError, check_scores, run_settings, settings_hash  # noqa: E402
+from _checks import ProvenanceError, check_scores  # noqa: E402
+from _config import KEYS, output_settings, resolve_config  # noqa: E402
+from _provenance import run_settings, settings_hash  # noqa: E402
 from _runtime import RUNTIME_FIELDS, Runtime  # noqa: E402
-from _settings import expected_settings, prepare_resolution  # noqa: E402
+from _settings import expected_settings, prepare_resolution, table_settings  # noqa: E402
 
 SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 #: A valid value other than the tiny preset's for every key (dotted for nested ones).
@@ -117,16 +117,18 @@ def stages(config: dict) -> dict[str, dict]:
     sheet = pd.read_csv(REPO / config["sheet"], sep="\t", dtype=str, keep_default_na=False).set_index("id")
     images = config["images"] or list(sheet.index)
     methods = config["methods"]
-    names = {i: {"content": sheet.loc[i, "content"], "style": sheet.loc[i, "style"]} for i in images}
-    expected = expected_settings(config, names, methods)
+    rows = {i: sheet.loc[i, ["content", "style", "train_file", "sha256"]].to_dict() for i in images}
+    expected = expected_settings(config, rows, methods)
     rec = config["recombination"]
+    runs = {f"{m}/{i}": run_settings(expected, m, i, 0) for m in methods for i in images}
     return {
         "selection": {"": (images, methods, config["train_seeds"], rec)},
         "data": {i: (sheet.loc[i, "sha256"], sheet.loc[i, "train_file"], prepare_resolution(config)) for i in images},
-        "train": {**expected["train"], **{f"prompts/{i}": p for i, p in expected["prompts"].items()}},
-        "sample": {"": expected["sample"]},
+        "train": runs,
+        "sample": {"": expected["sample"], **{f"names/{i}": (r["content"], r["style"]) for i, r in rows.items()}},
         "score": {"": expected["metric"]},
-        "tables": {"": config["tables"]},
+        # the subsets stand for their sheet column here (the planning reads its values from the sheet)
+        "tables": {"": table_settings(config, {"by": config["tables"]["subsets_by"]}, {})},
         "figures": {"": (rec["contents"], rec["styles"])},
     }
 
@@ -161,7 +163,7 @@ def test_changing_a_key_changes_exactly_the_stages_the_table_names(tmp_path, key
     base = resolved({})
     if key == "preset":
         other = resolved({"preset": OTHER[key]})
-        assert {"selection", "train", "sample", "score"} <= changed(stages(base), stages(other))
+        assert {"selection", "sample", "score", "tables"} <= changed(stages(base), stages(other))  # other runs too
         return
     other = resolved(nested(key, OTHER[key]))
     found = changed(stages(base), stages(other))
@@ -181,47 +183,68 @@ def test_a_sheet_edit_changes_the_data_and_the_prompts(tmp_path):
     edited = tmp_path / "images.tsv"
     sheet.to_csv(edited, sep="\t", index=False)
     other = resolved({"sheet": str(edited)})
-    assert changed(stages(base), stages(other)) == set(KEYS["sheet"])
+    found = changed(stages(base), stages(other))
+    # a checksum (data, and the runs' record of their image), a name (prompts: train; templates: sample); the
+    # sheet's truth and subset columns (tables) are the toy world's, absent from this sheet
+    assert found == {"data", "train", "sample"} and found < set(KEYS["sheet"])
 
 
-def provenance_of(expected: dict, method: str, image: str, seed: int, metric: dict | None = None) -> dict:
-    """A score file's record (workflow/scripts/score.py) for one decomposition."""
-    run = run_settings(expected["train"][method], expected["prompts"][image], seed)
-    settings = {settings_hash(run): run, settings_hash(expected["sample"]): expected["sample"]}
-    sample = settings_hash(expected["sample"])
-    item = {"task": "decomposition", "content_image": image, "style_image": image, "train_seed": seed,
-            "runs": [settings_hash(run)], "sample": sample, "code": {"train": ["c1"]}}  # fmt: skip
-    metric = metric or expected["metric"]
-    return {"method": method, "metric": metric, "code": "c2", "settings": settings, "items": [item]}
+def provenance_of(expected: dict, method: str, images: list[str], seed: int, **changes) -> dict:
+    """A score file's record (workflow/scripts/score.py) for one decomposition or recombination, with `changes`
+    (metric, sample, settings, effective) replacing what a score job records."""
+    runs = [run_settings(expected, method, i, seed) for i in images]
+    sample = changes.get("sample", expected["sample"])
+    settings = {settings_hash(r): r for r in runs} | {settings_hash(sample): sample}
+    task = "decomposition" if len(images) == 1 else "recombination"
+    item = {"task": task, "content_image": images[0], "style_image": images[-1], "train_seed": seed,
+            "runs": [settings_hash(r) for r in runs], "sample": settings_hash(sample), "code": {"train": ["c1"]},
+            "effective": changes.get("effective", {"train": ["fp32 on cpu"], "sample": "float32 on cpu"})}  # fmt: skip
+    record = {"method": method, "metric": expected["metric"], "code": "c2", "settings": settings, "items": [item]}
+    return {**record, **{k: v for k, v in changes.items() if k in ("metric", "settings")}}
+
+
+SHEET = {
+    "square_stripes": {"content": "square", "style": "stripes", "train_file": "square_stripes.png", "sha256": "a"},
+    "circle_dots": {"content": "circle", "style": "dots", "train_file": "circle_dots_b.png", "sha256": "b"},
+}
 
 
 def test_check_scores_passes_matching_records_and_names_the_first_difference():
-    config = resolved({})
-    names = {"square_stripes": {"content": "square", "style": "stripes"}}
-    expected = expected_settings(config, names, ["unziplora"])
-    made = check_scores([provenance_of(expected, "unziplora", "square_stripes", 0)], expected, "results/tiny")
+    expected = expected_settings(resolved({}), SHEET, ["unziplora"])
+    one, pair = ["square_stripes"], ["square_stripes", "circle_dots"]
+    made = check_scores([provenance_of(expected, "unziplora", one, 0)], expected, "results/tiny")
     assert made["train"]["unziplora"] == expected["train"]["unziplora"] and made["code"]["train"] == ["c1"]
-    stale = expected_settings(resolved({"train": {"steps": 7}}), names, ["unziplora"])
+    assert made["images"]["square_stripes"]["sha256"] == "a" and made["effective"]["train"] == ["fp32 on cpu"]
+    stale = expected_settings(resolved({"train": {"steps": 7}}), SHEET, ["unziplora"])
     with pytest.raises(ProvenanceError, match=r"config\.steps: 7 → 6\); retrain it \(remove results/tiny/unziplora"):
-        check_scores([provenance_of(stale, "unziplora", "square_stripes", 0)], expected, "results/tiny")
-    other_metric = {**expected["metric"], "metrics": ["clip_i"]}
+        check_scores([provenance_of(stale, "unziplora", one, 0)], expected, "results/tiny")
+    # a recombination whose style run is stale names the style image's run folder, not the content one's
+    style_stale = expected_settings(resolved({}), {**SHEET, "circle_dots": {**SHEET["circle_dots"], "sha256": "c"}},
+                                    ["unziplora"])  # fmt: skip
+    with pytest.raises(
+        ProvenanceError, match=r"image\.sha256: \"c\" → \"b\"\); retrain it \(remove r/unziplora/circle"
+    ):
+        check_scores([provenance_of(style_stale, "unziplora", pair, 0)], expected, "r")
+    other_sample = {**expected["sample"], "modes": ["official"]}
+    with pytest.raises(ProvenanceError, match=r"sampled with other settings .*remove r/unziplora/recombination/sq"):
+        check_scores([provenance_of(expected, "unziplora", pair, 0, sample=other_sample)], expected, "r")
     with pytest.raises(ProvenanceError, match="other metric settings"):
-        check_scores([provenance_of(expected, "unziplora", "square_stripes", 0, other_metric)], expected, "r")
+        other_metric = {**expected["metric"], "metrics": ["clip_i"]}
+        check_scores([provenance_of(expected, "unziplora", one, 0, metric=other_metric)], expected, "r")
+    with pytest.raises(ProvenanceError, match="its record has no settings"):
+        check_scores([provenance_of(expected, "unziplora", one, 0, settings={})], expected, "r")
+    with pytest.raises(ProvenanceError, match="no score records"):
+        check_scores([], expected, "r")
 
 
-def test_the_documented_table_is_the_table():
-    text = (REPO / "docs/reruns-and-provenance.md").read_text()
-    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", text, flags=re.M)
-    assert {key: tuple(stages.split(", ")) for key, stages in rows} == KEYS
-
-
-def test_the_schema_defaults_are_the_classes_defaults():
-    """The schema's own defaults (sample, token) are the config classes' (one home each); train and metric_options
-    have no defaults in the schema: their properties are generated from TrainConfig and MetricConfig."""
-    schema = load_schema(REPO)
-    field_of = {"samples_per_prompt": "num"}  # the schema's name for SampleConfig.num
-    sample = {field_of.get(k, k): v["default"] for k, v in schema["properties"]["sample"]["properties"].items()}
-    assert sample == {k: getattr(SampleConfig(), k) for k in sample}
-    assert schema["properties"]["token"]["default"] == DEFAULT_TOKEN
-    assert set(schema["properties"]["train"]["properties"]) == {f.name for f in dataclasses.fields(TrainConfig)}
-    assert not any("default" in p for p in schema["properties"]["train"]["properties"].values())
+def test_check_scores_refuses_a_mix_of_effective_precisions():
+    """`device` changes no setting, but under the `auto` precisions runs made on a GPU (bf16) and on the CPU (fp32)
+    would share a table: refused, naming the precisions and the fix."""
+    expected = expected_settings(resolved({}), SHEET, ["unziplora"])
+    gpu = {"train": ["bf16 autocast, fp32 LoRA on cuda"], "sample": "float16 on cuda"}
+    records = [provenance_of(expected, "unziplora", ["square_stripes"], 0),
+               provenance_of(expected, "unziplora", ["circle_dots"], 0, effective=gpu)]  # fmt: skip
+    with pytest.raises(
+        ProvenanceError, match=r"mix train precisions \(bf16 .* on cuda; fp32 on cpu\).*mixed_precision"
+    ):
+        check_scores(records, expected, "r")

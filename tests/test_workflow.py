@@ -171,7 +171,7 @@ def test_editing_a_metric_module_reruns_scoring_not_training_or_sampling(tiny_co
         ("analysis/markdown.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
         ("analysis/writing.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
         ("unziplora/generate.py", {"sample", "recombine", "score", "make_tables"}, {"train_run", "base_record"}),
-        ("workflow/scripts/_provenance.py", {"score", "make_tables"}, {"train_run", "sample", "recombine"}),
+        ("workflow/scripts/_checks.py", {"make_tables", "html_report"}, {"train_run", "sample", "recombine", "score"}),
     ],
 )  # fmt: skip
 def test_editing_code_plans_reruns_of_exactly_the_rules_that_use_it(tiny_copy, edited, reruns, keeps):

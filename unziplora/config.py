@@ -54,6 +54,15 @@ COLUMN_SEPARATION_FIELDS = (
 )
 
 
+def _floats(config) -> None:
+    """Float fields as floats (YAML and --config give 65536 for 65536.0): a record then reads the same whatever was
+    typed, and a workflow param does not change with it (Snakemake compares params by their repr)."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+            setattr(config, f.name, float(value))
+
+
 def _same(value):
     """A setting in comparable form (lists and tuples alike: YAML gives lists)."""
     return tuple(value) if isinstance(value, (list, tuple)) else value
@@ -112,6 +121,7 @@ class TrainConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        _floats(self)
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
         if self.rank < 1:
@@ -211,6 +221,7 @@ class SampleConfig:
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        _floats(self)
         for name in ("steps", "num", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

@@ -17,9 +17,9 @@ sys.path.insert(0, str(ROOT / "workflow" / "scripts"))  # the planning helpers t
 
 from _closure import code_hash
 from _config import ConfigError, load_preset, output_settings, resolve_config, schema_problem
-from _runtime import Runtime, local_file
-from _provenance import differences, run_settings, settings_hash
-from _settings import expected_settings, prepare_resolution
+from _runtime import RUNTIME_FIELDS, Runtime, local_file
+from _provenance import differences, run_settings
+from _settings import expected_settings, prepare_resolution, table_settings
 
 from metrics.registry import METRICS, MODELS
 from unziplora.devices import visible_gpus
@@ -183,7 +183,6 @@ CODE = {
 }
 # The resolved config for the report (workflow/report/workflow.rst); jobs get their own settings (params.settings).
 SETTINGS = output_settings(config)
-CONFIG_HASH = settings_hash(SETTINGS)
 
 
 wildcard_constraints:
@@ -261,6 +260,12 @@ def names_of(image):
     return {"id": image, "content": row["content"], "style": row["style"]}
 
 
+def sheet_entry(image):
+    """{content, style, train_file, sha256} of an image: what its runs' settings are made of."""
+    local, url, sha = train_source(image)
+    return {**names_of(image), "train_file": SHEET.loc[image, "train_file"], "sha256": sha}
+
+
 def source_params(image):
     """{file, sha256, url} of an image's training file (prepare_image's param; where images_dir keeps it is not: the job
     finds it there, and the checksum makes it the same file wherever it is read from)."""
@@ -297,22 +302,16 @@ SUBSETS = table_subsets()
 try:
     #: What the tables check their inputs against: every method's train settings, every image's prompts, the
     #: sample and metric settings (workflow/scripts/_settings.py); each stage's jobs get their part as params.
-    EXPECTED = expected_settings(config, {i: names_of(i) for i in ALL_IMAGES}, METHOD_KEYS)
+    EXPECTED = expected_settings(config, {i: sheet_entry(i) for i in ALL_IMAGES}, METHOD_KEYS)
 except ValueError as err:
     fail(f"invalid config: {err}; fix it in --config/--configfile or config/presets/{PRESET}.yaml")
-TRAIN_SETTINGS, PROMPT_SETTINGS = EXPECTED["train"], EXPECTED["prompts"]
 SAMPLE_SETTINGS, METRIC_SETTINGS = EXPECTED["sample"], EXPECTED["metric"]
-TABLE_SETTINGS = {
-    "bootstrap": config["tables"]["bootstrap"],
-    "seed": config["tables"]["seed"],
-    "subsets": SUBSETS,
-    "truth": image_truth(),
-}
+TABLE_SETTINGS = table_settings(config, SUBSETS, image_truth())
 
 
 def settings_of_run(wildcards):
     """A run's settings (a train_run/base_record param): its method's, its image's prompts, its seed."""
-    return run_settings(TRAIN_SETTINGS[wildcards.method], PROMPT_SETTINGS[wildcards.image], wildcards.train_seed)
+    return run_settings(EXPECTED, wildcards.method, wildcards.image, wildcards.train_seed)
 
 
 def check_existing_runs():
@@ -326,7 +325,7 @@ def check_existing_runs():
                 if not record_file.is_file():
                     continue
                 record = json.loads(record_file.read_text())
-                want = run_settings(TRAIN_SETTINGS[method], PROMPT_SETTINGS[image], seed)
+                want = run_settings(EXPECTED, method, image, seed)
                 if "settings" not in record:
                     change = ["settings: not recorded (a run made before runs recorded their settings)"]
                 else:
@@ -335,11 +334,14 @@ def check_existing_runs():
                     change = [f"the training code (import closure of workflow/scripts/train.py): {record.get('code')} → {CODE['train']}"]
                 if change:
                     stale[str(record_file.parent)] = change[0]
+    listing = Path(R.format(preset=PRESET)) / "stale_runs.txt"
+    if not stale:
+        listing.unlink(missing_ok=True)  # the list of an earlier stop, now dealt with
+        return
     if stale:
         folders = sorted(stale)
         shown = " ".join(folders)
         if len(folders) > 3:  # too many for one line: their list goes to a file, the line says how to use it
-            listing = Path(R.format(preset=PRESET)) / "stale_runs.txt"
             listing.parent.mkdir(parents=True, exist_ok=True)
             partial = listing.with_suffix(".partial")  # then renamed: the list is whole or absent
             partial.write_text("\n".join(folders) + "\n")

@@ -37,7 +37,6 @@ rule resolved_config:
         under(R, "config.yaml"),
     params:
         config=lambda wc: dict(SETTINGS),
-        config_hash=CONFIG_HASH,
     log:
         under(LOGS, "resolved_config.log"),
     benchmark:

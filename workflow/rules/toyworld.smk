@@ -154,7 +154,11 @@ rule toy_step_sweep_method:
         tier="bind",
         images=4,
         method=lambda wildcards: wildcards.method,
-        train=lambda wildcards: method_settings(TOY_PRESET["train"], TOY_PRESET["method_train"], wildcards.method),
+        train=lambda wildcards: {  # the preset's settings less those that change no output (progress, device)
+            k: v
+            for k, v in method_settings(TOY_PRESET["train"], TOY_PRESET["method_train"], wildcards.method).items()
+            if k not in RUNTIME_FIELDS["train"]
+        },
     wildcard_constraints:
         method="|".join(trained_methods()),
     threads: 1

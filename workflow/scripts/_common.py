@@ -1,7 +1,8 @@
-"""What every workflow script does first (log redirection, device slot, thread count), and the project commit.
-
-Scripts are adapters: they read `snakemake.input/output/params` and call one package function each. Their settings
-come as their rule's params (`_settings.py`); of the config they see only what changes no output (`_config.Runtime`).
+"""What every workflow script does first: log redirection, device slot, thread count, and the config hidden but for
+the settings that change no output (`_runtime.Runtime`); every job's settings come as its rule's params
+(`_settings.py`). Every job imports this module, so it is in every rule's code hash: keep it small (what only some
+jobs write goes in `_outputs.py`). Scripts are adapters: they read `snakemake.input/output/params` and call one
+package function each.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import atexit
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -31,7 +31,7 @@ class HiddenConfig:
     def _refuse(self, *args, **kwargs):
         raise RuntimeError(
             "a job read snakemake.config: pass the setting as its rule's params (workflow/scripts/_settings.py); "
-            "jobs see only the settings that change no output (_config.Runtime, returned by start)"
+            "jobs see only the settings that change no output (_runtime.Runtime, returned by start)"
         )
 
     __getitem__ = __contains__ = __iter__ = __len__ = get = keys = items = values = _refuse
@@ -71,37 +71,6 @@ def start(snakemake) -> Runtime:
     return runtime
 
 
-def refuse(message: str) -> None:
-    """End the job with one line naming the problem and the fix, on the console as well as in the job's log."""
-    line = f"unziplora workflow: error: {message}"
-    print(line, file=sys.__stderr__, flush=True)
-    print(line, flush=True)
-    sys.exit(1)
-
-
 def run_folder(path: str) -> Path:
     """The folder holding a run.json or manifest file."""
     return Path(path).parent
-
-
-def write_json_atomic(path: str | Path, data) -> None:
-    """JSON through a temporary file and a rename (nothing half-written)."""
-    from unziplora.files import atomic_file
-
-    with atomic_file(Path(path)) as tmp:
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")
-
-
-def project_commit() -> str:
-    """The project's git commit ("+dirty" with uncommitted changes), or "unknown" outside a checkout."""
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return commit + ("+dirty" if dirty else "")

@@ -26,11 +26,12 @@ class ConfigError(ValueError):
 #: prepared images and all that follows. "nothing": scheduling, devices, logging — no output changes, nothing reruns.
 #: "refused": planning stops with one line (the value comes from elsewhere).
 #: A train change stops planning for runs that already exist (their LoRAs are protected: remove them to retrain).
-#: Tested: tests/test_settings.py changes each key and compares the rules' `settings` params; docs in the README.
+#: Tested: tests/test_settings.py changes each key and compares the rules' `settings` params; the table with notes is
+#: docs/reruns-and-provenance.md.
 KEYS: dict[str, tuple[str, ...]] = {
     "preset": ("everything",),  # another results/<preset>/ folder
     "description": ("report",),
-    "sheet": ("data", "train"),  # files and checksums (data); content and style names (the prompts: train)
+    "sheet": ("data", "train", "sample", "tables"),  # files and checksums; names (prompts); truth and subset columns
     "images_dir": ("nothing",),  # where the files are read from; their sha256 is checked either way
     "images": ("selection",),
     "methods": ("selection",),
@@ -102,10 +103,10 @@ def output_settings(config: dict) -> dict:
     for section, fields in RUNTIME_FIELDS.items():
         if isinstance(out.get(section), dict):
             out[section] = {k: v for k, v in out[section].items() if k not in fields}
-    out["method_train"] = {
-        m: {k: v for k, v in options.items() if k not in RUNTIME_FIELDS["train"]}
-        for m, options in (config.get("method_train") or {}).items()
+    kept = {
+        m: {k: v for k, v in o.items() if k not in RUNTIME_FIELDS["train"]} for m, o in config["method_train"].items()
     }
+    out["method_train"] = {m: options for m, options in kept.items() if options}  # none left: as if never given
     return json.loads(json.dumps(out, sort_keys=True, default=str))  # key order: a --config key must not reorder it
 
 

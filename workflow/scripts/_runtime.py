@@ -48,9 +48,11 @@ class Runtime:
             metric_options=pick["metric_options"],
         )
 
-    def train_options(self, method: str) -> dict:
-        """The runtime TrainConfig fields of `method` (preset `train`, then its `method_train`), device included."""
-        return {"device": self.device, **self.train, **self.method_train.get(method, {})}
+    def train_options(self, method: str, parent: str = "") -> dict:
+        """The runtime TrainConfig fields of `method` (preset `train`, then the `method_train` of the method a variant
+        is of, then its own, as `unziplora.methods.method_settings`), device included."""
+        per_method = self.method_train
+        return {"device": self.device, **self.train, **per_method.get(parent, {}), **per_method.get(method, {})}
 
 
 def local_file(images_dir: str | os.PathLike, image: str, name: str) -> Path:

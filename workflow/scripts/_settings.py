@@ -95,15 +95,24 @@ def prepare_resolution(config: dict) -> int:
     return max(64, int(config["train"].get("resolution", 1024)))
 
 
+def table_settings(config: dict, subsets: dict[str, list[str]], truth: dict[str, dict]) -> dict:
+    """What make_tables depends on besides its inputs: the bootstrap's resamples and seed, the subsets of images
+    (`tables.subsets_by` over the sheet) and the toy world's truth per image (the sheet's true_shape/true_style)."""
+    return plain({"bootstrap": config["tables"]["bootstrap"], "seed": config["tables"]["seed"], "subsets": subsets,
+                  "truth": truth})  # fmt: skip
+
+
 def model_path(config: dict) -> str:
     """The base pipeline a preset loads: the tiny pipeline's folder (built by a rule), else `model` as given."""
     return f"results/{config['preset']}/model" if config["model"] == "tiny" else config["model"]
 
 
-def expected_settings(config: dict, names: dict[str, dict], methods: list[str]) -> dict:
-    """Every setting the outputs of a selection must have been made with: "train" per method, "prompts" per image
-    (`names`: image id → its sheet's content and style names), "sample" and "metric". What make_tables checks its
-    inputs against; raises ValueError naming the method or section whose options are invalid."""
+def expected_settings(config: dict, sheet: dict[str, dict], methods: list[str]) -> dict:
+    """Every setting the outputs of a selection must have been made with: "train" per method, "prompts" and
+    "images" (the training file, its sha256 and the prepared size) per image (`sheet`: image id → its sheet's
+    content, style, train_file and sha256), "sample" and "metric". What the train jobs are handed
+    (`_provenance.run_settings`) and make_tables checks its inputs against; raises ValueError naming the method or
+    section whose options are invalid."""
     model = model_path(config)
     train = {}
     for method in methods:
@@ -117,7 +126,11 @@ def expected_settings(config: dict, names: dict[str, dict], methods: list[str]) 
         raise ValueError(f"metric_options: {err}") from None
     return {
         "train": train,
-        "prompts": {image: prompt_settings(config, n) for image, n in names.items()},
+        "prompts": {image: prompt_settings(config, row) for image, row in sheet.items()},
+        "images": {
+            image: {"file": row["train_file"], "sha256": row["sha256"], "resolution": prepare_resolution(config)}
+            for image, row in sheet.items()
+        },
         "sample": sample_settings(config, model, file_sha256(config["prompts"])),
         "metric": metric,
     }

@@ -1,4 +1,5 @@
-"""Write the resolved config (preset, user overrides, schema defaults) as YAML, headed by its hash."""
+"""Write the resolved config of this planning (preset, user overrides, schema defaults; no key that changes no
+output) as YAML, for the report. The tables' provenance is their own (tables/provenance.json)."""
 
 from pathlib import Path
 
@@ -9,6 +10,6 @@ from unziplora.files import atomic_file
 
 start(snakemake)
 out = Path(snakemake.output[0])
-text = f"# resolved config, hash {snakemake.params.config_hash}\n" + yaml.safe_dump(snakemake.params.config)
+header = "# the resolved config of the last planning, for the report (the tables: tables/provenance.json)\n"
 with atomic_file(out) as tmp:
-    tmp.write_text(text)
+    tmp.write_text(header + yaml.safe_dump(snakemake.params.config))

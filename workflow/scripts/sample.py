@@ -1,7 +1,8 @@
 """Render one run's evaluation images (rule sample) or one cross-image recombination (rule recombine)."""
 
 import yaml
-from _common import run_folder, start, write_json_atomic
+from _common import run_folder, start
+from _outputs import write_json_atomic
 
 from unziplora.config import SampleConfig
 from unziplora.generate import load_run
@@ -28,10 +29,22 @@ manifest = sample_run(
     model=settings["model"],
 )
 # What these images were made with: the sample settings and each run's own record of its settings and code.
+# Effective precisions: `device` changes no setting, but under an `auto` precision it changes the arithmetic; the
+# tables refuse a mix (_checks.py).
 provenance = {
     "sample": settings,
     "code": params.code,
-    "runs": [{"settings": run.record.get("settings"), "code": run.record.get("code")} for run in runs],
+    "effective": f"{str(pipe.unet.dtype).removeprefix('torch.')} on {pipe.device.type}",
+    "runs": [
+        {
+            "settings": run.record.get("settings"),
+            "code": run.record.get("code"),
+            "effective": (  # the base model trains nothing: no training precision
+                f"{run.record['precision']} on {run.record['device']['type']}" if "precision" in run.record else None
+            ),
+        }
+        for run in runs
+    ],
 }
 write_json_atomic(snakemake.output.provenance, provenance)
 print(f"wrote {manifest}")

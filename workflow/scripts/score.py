@@ -5,7 +5,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from _common import start, write_json_atomic
+from _common import start
+from _outputs import write_json_atomic
 from _provenance import settings_hash
 
 from metrics import MetricConfig
@@ -37,6 +38,7 @@ for manifest, provenance_file in zip(snakemake.input.manifests, snakemake.input.
     for entry in (made["sample"], *(run["settings"] for run in made["runs"])):
         known[settings_hash(entry)] = entry
     first = table.iloc[0]
+    trained_at = sorted({run["effective"] for run in made["runs"] if run["effective"]})  # the base model: none
     items.append(
         {
             "manifest": manifest,
@@ -47,6 +49,10 @@ for manifest, provenance_file in zip(snakemake.input.manifests, snakemake.input.
             "sample": settings_hash(made["sample"]),
             "runs": [settings_hash(run["settings"]) for run in made["runs"]],
             "code": {"sample": made["code"], "train": sorted({str(run["code"]) for run in made["runs"]})},
+            "effective": {
+                "sample": made["effective"],
+                "train": sorted({r["effective"] for r in made["runs"] if r["effective"]}),
+            },
         }
     )
 scores = pd.concat(frames, ignore_index=True)

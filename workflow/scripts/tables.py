@@ -5,8 +5,10 @@ import json
 from pathlib import Path
 
 import pandas as pd
-from _common import project_commit, refuse, start, write_json_atomic
-from _provenance import ProvenanceError, check_scores, settings_hash
+from _checks import ProvenanceError, check_scores
+from _common import start
+from _outputs import project_commit, refuse, write_json_atomic
+from _provenance import settings_hash
 
 from analysis.tables import EVALUATION_CHOICES, Provenance, load_reference
 from analysis.writing import write_tables
