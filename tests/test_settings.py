@@ -6,6 +6,7 @@ counterpart (a change plans exactly the expected jobs) is in tests/test_workflow
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
 
 import pandas as pd
@@ -13,13 +14,13 @@ import pytest
 import yaml
 
 from metrics.config import MetricConfig
-from unziplora.config import TrainConfig
+from unziplora.config import DEFAULT_TOKEN, SampleConfig, TrainConfig
 
 from .workflow_project import REPO
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from _checks import ProvenanceError, check_scores  # noqa: E402
-from _config import KEYS, output_settings, resolve_config  # noqa: E402
+from _config import KEYS, load_schema, output_settings, resolve_config  # noqa: E402
 from _provenance import run_settings, settings_hash  # noqa: E402
 from _runtime import RUNTIME_FIELDS, Runtime  # noqa: E402
 from _settings import expected_settings, prepare_resolution, table_settings  # noqa: E402
@@ -248,3 +249,21 @@ def test_check_scores_refuses_a_mix_of_effective_precisions():
         ProvenanceError, match=r"mix train precisions \(bf16 .* on cuda; fp32 on cpu\).*mixed_precision"
     ):
         check_scores(records, expected, "r")
+
+
+def test_the_documented_table_is_the_table():
+    text = (REPO / "docs/reruns-and-provenance.md").read_text()
+    rows = re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", text, flags=re.M)
+    assert {key: tuple(stages.split(", ")) for key, stages in rows} == KEYS
+
+
+def test_the_schema_defaults_are_the_classes_defaults():
+    """The schema's own defaults (sample, token) are the config classes' (one home each); train and metric_options
+    have no defaults in the schema: their properties are generated from TrainConfig and MetricConfig."""
+    schema = load_schema(REPO)
+    field_of = {"samples_per_prompt": "num"}  # the schema's name for SampleConfig.num
+    sample = {field_of.get(k, k): v["default"] for k, v in schema["properties"]["sample"]["properties"].items()}
+    assert sample == {k: getattr(SampleConfig(), k) for k in sample}
+    assert schema["properties"]["token"]["default"] == DEFAULT_TOKEN
+    assert set(schema["properties"]["train"]["properties"]) == {f.name for f in dataclasses.fields(TrainConfig)}
+    assert not any("default" in p for p in schema["properties"]["train"]["properties"].values())
