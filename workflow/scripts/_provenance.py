@@ -10,7 +10,8 @@ import json
 
 def settings_hash(value) -> str:
     """A short hash of JSON-able settings (key order does not matter)."""
-    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    # "s" first: a bare hex string like 7691e5399332 reads as a number (inf) in pandas and spreadsheets
+    return "s" + hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def plain(value):
