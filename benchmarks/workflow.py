@@ -106,7 +106,7 @@ def findings_provenance(preset: str, scores_dir: Path, code: str) -> list[Path]:
     for path in sorted(scores_dir.glob("*.csv.gz")):
         method = path.name.removesuffix(".csv.gz")
         expected = expected_settings(config, rows, [method])
-        trained_at = ["fp32 on cpu"] if expected["train"][method].get("config") else []  # the base model: none
+        trained_at = ["fp32 on cpu"] if expected["train"][method].get("train") else []  # the base model: none
         frame = pd.read_csv(path, usecols=["task", "content_image", "style_image", "train_seed"]).drop_duplicates()
         known, items = {settings_hash(expected["sample"]): expected["sample"]}, []
         for row in frame.itertuples():

@@ -217,7 +217,7 @@ def test_check_scores_passes_matching_records_and_names_the_first_difference():
     assert made["train"]["unziplora"] == expected["train"]["unziplora"] and made["code"]["train"] == ["c1"]
     assert made["images"]["square_stripes"]["sha256"] == "a" and made["effective"]["train"] == ["fp32 on cpu"]
     stale = expected_settings(resolved({"train": {"steps": 7}}), SHEET, ["unziplora"])
-    with pytest.raises(ProvenanceError, match=r"config\.steps: 7 → 6\); retrain it \(remove results/tiny/unziplora"):
+    with pytest.raises(ProvenanceError, match=r"train\.steps: 7 → 6\); retrain it \(remove results/tiny/unziplora"):
         check_scores([provenance_of(stale, "unziplora", one, 0)], expected, "results/tiny")
     # a recombination whose style run is stale names the style image's run folder, not the content one's
     style_stale = expected_settings(resolved({}), {**SHEET, "circle_dots": {**SHEET["circle_dots"], "sha256": "c"}},

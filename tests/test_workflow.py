@@ -239,7 +239,7 @@ def test_a_changed_train_setting_stops_before_any_job_and_names_the_folders(tiny
     assert result.returncode == 1
     error = one_error_line(result)
     folders = [f"{TINY}/unziplora/{i}/train0" for i in ("circle_dots", "square_stripes")]
-    assert "config.steps: 6 → 7" in error and all(f in error for f in folders), error
+    assert "train.steps: 6 → 7" in error and all(f in error for f in folders), error
     assert {**mtimes(out, "**/*.json"), **mtimes(out, "**/*.csv")} == before
     for folder in folders:
         shutil.rmtree(tiny_copy / folder)
@@ -254,16 +254,16 @@ def test_tables_refuse_scores_made_with_other_settings(tiny_copy):
     result = snakemake(tiny_copy, *args, "--config", "preset=tiny", "sample={steps: 3}")
     assert result.returncode != 0
     error = one_error_line(result)
-    assert "were sampled with other settings (config.steps: 2 → 3)" in error, error
+    assert "were sampled with other settings (sample.steps: 2 → 3)" in error, error
     assert not (tiny_copy / TINY / "tables/comparison.csv").exists()
 
 
 def test_tables_record_the_settings_their_inputs_were_made_with(tiny_run):
     made = json.loads((tiny_run / TINY / "tables/provenance.json").read_text())
     run = json.loads((tiny_run / TINY / "unziplora/square_stripes/train0/run.json").read_text())
-    assert made["settings"]["train"]["unziplora"]["config"] == run["settings"]["config"]
-    assert made["settings"]["train"]["unziplora"]["config"]["steps"] == 6
-    assert made["settings"]["sample"]["config"]["steps"] == 2 and made["code"]["train"] == [run["code"]]
+    assert made["settings"]["train"]["unziplora"]["train"] == run["settings"]["train"]
+    assert made["settings"]["train"]["unziplora"]["train"]["steps"] == 6
+    assert made["settings"]["sample"]["sample"]["steps"] == 2 and made["code"]["train"] == [run["code"]]
     comparison = pd.read_csv(tiny_run / TINY / "tables/comparison.csv").set_index("method")
     assert set(comparison["config_hash"]) == {made["config_hash"]}
     # each row carries its own method's training settings (they differ on purpose), as recorded by its runs
@@ -283,14 +283,14 @@ def test_committed_toy_full_scores_rebuild_their_tables_with_their_manifest(tmp_
     shutil.copy(REPO / "data/toy/full/scores/unziplora.json", scores / "unziplora.json")
     config = ["--config", "preset=toy-full", "methods=[unziplora]", "tables={bootstrap: 50}"]
     refused = snakemake(root, "tables", "--cores", "1", *config, "sample={steps: 30}")
-    assert refused.returncode != 0 and "sampled with other settings (config.steps: 25 → 30)" in one_error_line(refused)
+    assert refused.returncode != 0 and "sampled with other settings (sample.steps: 25 → 30)" in one_error_line(refused)
     result = snakemake(root, "tables", "--cores", "1", *config)
     assert result.returncode == 0, result.stderr[-3000:]
     oracle = pd.read_csv(root / "results/toy-full/tables/bind/oracle.csv")
     assert list(oracle["method"].unique()) == ["unziplora"]
     made = json.loads((root / "results/toy-full/tables/provenance.json").read_text())
     assert made["code"]["train"] == ["commit 52d218c"]
-    assert made["settings"]["train"]["unziplora"]["config"]["rank"] == 16
+    assert made["settings"]["train"]["unziplora"]["train"]["rank"] == 16
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:

@@ -34,7 +34,7 @@ def train_settings(config: dict, method: str, model: str) -> dict:
     values = TrainConfig.for_method(method, **options).to_dict(column_separation=spec.column_separation)
     for name in (*RUNTIME_FIELDS["train"], "seed", "method"):
         values.pop(name)
-    return plain({**out, "config": values})
+    return plain({**out, "train": values})  # keyed as in the config, so a difference reads "train.steps"
 
 
 def prompt_settings(config: dict, names: dict) -> dict:
@@ -60,7 +60,7 @@ def sample_settings(config: dict, model: str, prompt_sha256: str | None) -> dict
         values.pop(name)
     return plain(
         {
-            "config": values,
+            "sample": values,  # keyed as in the config: a difference reads "sample.steps"
             "modes": list(config["modes"]),
             "model": model,
             "model_revision": config["model_revision"],

@@ -22,7 +22,7 @@ manifest = sample_run(
     runs,
     params.names,
     prompt_sets,
-    SampleConfig(**settings["config"], batch_size=runtime.sample_batch_size, device=runtime.device, progress=False),
+    SampleConfig(**settings["sample"], batch_size=runtime.sample_batch_size, device=runtime.device, progress=False),
     settings["modes"],
     run_folder(snakemake.output.manifest),
     train_seed=int(snakemake.wildcards.train_seed),

@@ -10,7 +10,7 @@ from unziplora.train import train
 runtime = start(snakemake)
 settings = snakemake.params.settings  # the run's settings, whole (workflow/scripts/_settings.py: run_settings)
 # The TrainConfig: the resolved fields (empty for the base model), the wildcards, and the fields that change no output.
-options = {**settings.get("config", {}), "method": settings["method"], "seed": settings["seed"]}
+options = {**settings.get("train", {}), "method": settings["method"], "seed": settings["seed"]}
 parent = METHODS[settings["method"]].variant_of  # a variant takes its parent's runtime fields too
 train_config = TrainConfig.from_dict({**options, **runtime.train_options(settings["method"], parent)})
 pipe = load_pipeline(settings["model"], revision=settings["model_revision"])
