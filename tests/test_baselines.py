@@ -113,4 +113,5 @@ def test_base_model_trains_nothing_and_writes_only_its_record(tiny_pipe, image, 
     record = train(tiny_pipe, image, prompts, _config("base"), tmp_path)
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]
     assert record["files"] == {} and record["cost"]["train_s_per_image"] == 0.0
+    assert set(record["config"]) == {"method", "seed", "device"}  # no training setting recorded as if it applied
     assert all(torch.equal(v, tiny_pipe.unet.state_dict()[k]) for k, v in weights.items())

@@ -252,7 +252,8 @@ def _base_record(spec: MethodSpec, config: TrainConfig, device: torch.device, ex
     record = {
         "method": spec.key,
         "method_spec": asdict(spec),
-        "config": config.to_dict(column_separation=False),
+        # Only what applies: nothing is trained, so no training setting (steps, lr, rank...) is recorded as if it had.
+        "config": {"method": config.method, "seed": config.seed, "device": config.device},
         "seed": config.seed,
         "device": {"type": device.type, "name": device_name(device)},
         "versions": versions(),
