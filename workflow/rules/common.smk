@@ -152,7 +152,7 @@ SEEDS = config["train_seeds"]
 check_options()
 if not os.environ.get(REPORT_ENV):  # the report's own planning reads no image (html_report)
     check_local_images()
-RUNTIME = Runtime.of(config)
+Runtime.of(config).to_env()  # the settings that change no output, for every job (workflow/scripts/_runtime.py)
 GPU = 1 if config["device"] == "cuda" else 0  # the default GPU count of a train/sample/score job
 
 

@@ -66,7 +66,7 @@ def start(snakemake) -> Runtime:
     if os.environ.get("UNZIPLORA_RECORD_MODULES"):
         script = Path(sys.argv[0]).name.split(".")[-2]  # Snakemake runs a copy named <tmp>.<script>.py
         atexit.register(_record_modules, os.environ["UNZIPLORA_RECORD_MODULES"], script)
-    runtime = Runtime.of(snakemake.config)
+    runtime = Runtime.from_env()  # what the planning resolved (common.smk); the config itself stays hidden
     snakemake.config = HiddenConfig()
     return runtime
 

@@ -5,8 +5,9 @@ Snakemake reruns exactly the jobs a change affects (`_config.KEYS`); `_common.st
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 #: Fields of `train`/`method_train`, `sample` and `metric_options` that change no output (KEYS: "nothing").
@@ -15,6 +16,9 @@ RUNTIME_FIELDS = {
     "sample": ("batch_size",),
     "metric_options": ("device", "batch_size", "cache_dir", "converted_dir", "offline", "progress"),
 }
+
+
+ENV = "UNZIPLORA_RUNTIME"  # the runtime of the planning, for its jobs
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,18 @@ class Runtime:
             sample_batch_size=int(pick["sample"].get("batch_size", 4)),
             metric_options=pick["metric_options"],
         )
+
+    def to_env(self) -> None:
+        """Hand this runtime to every job the planning process starts, through the environment (as `preset: auto`
+        is): a job reads it with `from_env`, never the workflow config, and it is no param, so it reruns nothing."""
+        os.environ[ENV] = json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_env(cls) -> Runtime:
+        """The runtime the planning handed to this job (`to_env`)."""
+        if ENV not in os.environ:
+            raise RuntimeError(f"{ENV} is not set: run workflow scripts through snakemake, whose planning sets it")
+        return cls(**json.loads(os.environ[ENV]))
 
     def train_options(self, method: str, parent: str = "") -> dict:
         """The runtime TrainConfig fields of `method` (preset `train`, then the `method_train` of the method a variant

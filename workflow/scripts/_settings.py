@@ -9,7 +9,6 @@ config key lands in which stage: `_config.KEYS`.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from _runtime import RUNTIME_FIELDS
 
 from metrics.config import MetricConfig
 from unziplora.config import PromptSet, SampleConfig, TrainConfig
+from unziplora.dataset import sha256_of
 from unziplora.methods import METHODS, method_settings
 
 
@@ -83,12 +83,6 @@ def metric_settings(config: dict) -> dict:
     )
 
 
-def file_sha256(path: str | Path) -> str | None:
-    """The sha256 of a file, or None if there is none (Snakemake then reports the missing input)."""
-    path = Path(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else None
-
-
 def prepare_resolution(config: dict) -> int:
     """The size of the prepared training view: the preset's training resolution, at least the 64 px every image loader
     accepts (training resizes it again)."""
@@ -113,7 +107,7 @@ def expected_settings(config: dict, sheet: dict[str, dict], methods: list[str]) 
     content, style, train_file and sha256), "sample" and "metric". What the train jobs are handed
     (`_provenance.run_settings`) and make_tables checks its inputs against; raises ValueError naming the method or
     section whose options are invalid."""
-    model = model_path(config)
+    model, prompts = model_path(config), config["prompts"]  # a missing prompt file: Snakemake names the input
     train = {}
     for method in methods:
         try:
@@ -131,6 +125,6 @@ def expected_settings(config: dict, sheet: dict[str, dict], methods: list[str]) 
             image: {"file": row["train_file"], "sha256": row["sha256"], "resolution": prepare_resolution(config)}
             for image, row in sheet.items()
         },
-        "sample": sample_settings(config, model, file_sha256(config["prompts"])),
+        "sample": sample_settings(config, model, sha256_of(prompts) if Path(prompts).is_file() else None),
         "metric": metric,
     }
