@@ -74,7 +74,7 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
     if spec.column_separation and steps < 30:
         # Few measured steps: one selection round (probe, selection, then masked steps), so most measured steps are
         # the ordinary masked steps that make up ~99% of a 600-step run.
-        config = config.with_overrides(column_rounds=1)
+        config = config.with_overrides(columns={"rounds": 1})
     cond = _random_conditioning(unet.config, training_prompts(spec, PromptSet.from_names("cat", "sketch")), resolution)
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
@@ -83,7 +83,7 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
     per_run = [record["timing"]["step_s"][i : i + steps] for i in range(0, len(record["timing"]["step_s"]), steps)]
     default = TrainConfig.for_method(method)
     ordinary, selection = [], []
-    period = -(-steps // config.column_rounds)  # the schedule's period (ColumnSeparation: ceil(T / rounds))
+    period = -(-steps // config.columns.rounds)  # the schedule's period (ColumnSeparation: ceil(T / rounds))
     for run in per_run:
         for i, t in enumerate(run[1:], start=1):
             # Column methods score columns on one step per round (step ≡ 1 mod period): an extra cost, counted
@@ -93,7 +93,7 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
     surcharge = max(0.0, statistics.mean(selection) - s_per_step) if selection else 0.0
     image_cost = s_per_step * default.steps * spec.runs_per_image
     if spec.column_separation:
-        image_cost += surcharge * default.column_rounds
+        image_cost += surcharge * default.columns.rounds
     return {
         "s_per_step": s_per_step,
         "image_cost_s": image_cost,
@@ -110,9 +110,9 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
         "latent": resolution // 8,
         "precision": record["precision"],
         "gradient_checkpointing": record["gradient_checkpointing"],
-        "rank": config.rank,
+        "rank": config.lora.rank,
         "lora_modules": record["lora"]["modules_per_lora"],
-        "column_rounds": config.column_rounds if spec.column_separation else None,
+        "column_rounds": config.columns.rounds if spec.column_separation else None,
         "step_s": record["timing"]["step_s"],
         "load_avg_1m": [load_before, os.getloadavg()[0]],
         "cpu_threads": torch.get_num_threads(),

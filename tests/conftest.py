@@ -51,7 +51,7 @@ def image():
 
 def tiny_config(**changes) -> TrainConfig:
     """A fast training config for the tiny pipeline."""
-    base = dict(steps=12, resolution=32, rank=4, progress=False, device="cpu")
+    base = dict(steps=12, resolution=32, lora={"rank": 4}, progress=False, device="cpu")
     base.update(changes)
     return TrainConfig(**base)
 

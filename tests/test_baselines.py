@@ -21,7 +21,9 @@ from unziplora.train import train
 
 
 def _config(method: str, **changes) -> TrainConfig:
-    return TrainConfig.for_method(method, **{"steps": 3, "resolution": 32, "rank": 4, "progress": False, **changes})
+    return TrainConfig.for_method(
+        method, **{"steps": 3, "resolution": 32, "lora": {"rank": 4}, "progress": False, **changes}
+    )
 
 
 def _modules(path) -> set[str]:
@@ -32,7 +34,7 @@ def _modules(path) -> set[str]:
 def test_baselines_carry_their_own_published_settings():
     for key in ("dreambooth_lora", "blora"):
         c = TrainConfig.for_method(key)
-        assert (c.steps, c.lora_lr, c.rank, c.lora_init) == (1000, 5e-5, 64, "peft_gaussian")
+        assert (c.steps, c.lora.lr, c.lora.rank, c.lora.init) == (1000, 5e-5, 64, "peft_gaussian")
     assert TrainConfig.for_method("unziplora") == TrainConfig()  # the full method keeps the official train.sh
     assert TrainConfig.for_method("blora", steps=7).steps == 7
     assert get_method("dreambooth_lora").runs_per_image == 2 and get_method("blora").runs_per_image == 1
@@ -46,9 +48,9 @@ def test_baseline_files_load_into_a_stock_pipeline_and_change_its_output(tiny_pi
     record = train(tiny_pipe, image, prompts, _config(method), out)
     assert {p.name for p in out.iterdir()} == {"content.safetensors", "style.safetensors", "run.json"}
     saved = json.loads((out / "run.json").read_text())
-    assert saved["method"] == method and saved["config"]["lora_init"] == "peft_gaussian"
-    assert saved["config"]["lora_lr"] == 5e-5 and saved["config"]["steps"] == 3
-    assert "merger_lr" not in saved["config"] and "orthogonality_weight" not in saved["config"]  # not UnZipLoRA's
+    assert saved["method"] == method and saved["config"]["lora"]["init"] == "peft_gaussian"
+    assert saved["config"]["lora"]["lr"] == 5e-5 and saved["config"]["steps"] == 3
+    assert "columns" not in saved["config"]  # mergers, Cone selection, orthogonality: not UnZipLoRA's
     inputs = unet_inputs(stock)
     with torch.no_grad():
         before = stock.unet(**inputs).sample

@@ -9,7 +9,7 @@ import pytest
 import torch
 from safetensors import safe_open
 
-from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, block_group, under
+from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, Blocks, block_group, under
 from unziplora.config import TrainConfig
 from unziplora.lora.adapters import add_adapters
 from unziplora.lora.columns import ColumnSeparation
@@ -21,7 +21,9 @@ STYLE = ("up_blocks.0.attentions.2", "up_blocks.1.attentions.0")
 
 
 def _config(method: str, **changes) -> TrainConfig:
-    return TrainConfig.for_method(method, **{"steps": 6, "resolution": 32, "rank": 4, "progress": False, **changes})
+    return TrainConfig.for_method(
+        method, **{"steps": 6, "resolution": 32, "lora": {"rank": 4}, "progress": False, **changes}
+    )
 
 
 def _modules(path) -> set[str]:
@@ -30,28 +32,28 @@ def _modules(path) -> set[str]:
 
 
 def test_defaults_are_sdxl_blocks_and_settings_replace_them():
-    assert get_method("unziplora").blocks() == {"content": CONTENT_SENSITIVE, "style": STYLE_SENSITIVE}
-    assert get_method("blora").blocks() == {"content": (BLORA_CONTENT_BLOCK,), "style": (BLORA_STYLE_BLOCK,)}
+    assert get_method("unziplora").block_rule() == Blocks(CONTENT_SENSITIVE, STYLE_SENSITIVE)
+    assert get_method("blora").block_rule() == Blocks((BLORA_CONTENT_BLOCK,), (BLORA_STYLE_BLOCK,))
     assert TrainConfig.for_method("unziplora").method_spec() == get_method("unziplora")
-    moved = TrainConfig.for_method("blora", content_blocks=list(CONTENT), style_blocks=list(STYLE)).method_spec()
-    assert moved.blocks() == {"content": CONTENT, "style": STYLE} and moved.target_blocks == CONTENT + STYLE
-    only_style = TrainConfig.for_method("unziplora", style_blocks=STYLE[1:]).method_spec()
-    assert only_style.blocks() == {"content": CONTENT_SENSITIVE, "style": STYLE[1:]}  # content keeps SDXL's
+    moved = TrainConfig.for_method("blora", blocks={"content": list(CONTENT), "style": list(STYLE)}).method_spec()
+    assert moved.block_rule() == Blocks(CONTENT, STYLE) and moved.target_blocks == CONTENT + STYLE
+    only_style = TrainConfig.for_method("unziplora", blocks={"style": STYLE[1:]}).method_spec()
+    assert only_style.block_rule() == Blocks(CONTENT_SENSITIVE, STYLE[1:])  # content keeps SDXL's
 
 
 def test_methods_without_a_block_rule_refuse_blocks_and_overlaps_are_refused():
     for method in ("joint", "prompt_sep", "column_sep", "dreambooth_lora", "base"):
         with pytest.raises(ValueError, match=f"method '{method}' has no block rule.*unziplora, blora"):
-            TrainConfig.for_method(method, content_blocks=CONTENT)
+            TrainConfig.for_method(method, blocks={"content": CONTENT})
     with pytest.raises(ValueError, match="overlap"):
-        TrainConfig.for_method("blora", content_blocks=("up_blocks.0",), style_blocks=STYLE)
+        TrainConfig.for_method("blora", blocks={"content": ("up_blocks.0",), "style": STYLE})
 
 
 def test_block_groups_follow_the_given_blocks(tiny_pipe):
     name = "up_blocks.0.attentions.2.transformer_blocks.0.attn1.to_q"
     assert block_group(name) == "content" and block_group(name, CONTENT, STYLE) == "style"
     add_adapters(tiny_pipe.unet, ["content", "style"], rank=4, generator=torch.Generator().manual_seed(0))
-    cols = ColumnSeparation(tiny_pipe.unet, 30, True, blocks={"content": CONTENT, "style": STYLE})
+    cols = ColumnSeparation(tiny_pipe.unet, 30, True, blocks=Blocks(CONTENT, STYLE))
     for (layer, adapter), st in cols.states.items():
         group = "content" if under(layer, CONTENT[0]) else "style" if any(under(layer, s) for s in STYLE) else "shared"
         assert st.group == group and st.sparse == (group != adapter), layer
@@ -59,7 +61,7 @@ def test_block_groups_follow_the_given_blocks(tiny_pipe):
 
 
 def test_blora_on_moved_blocks_trains_and_splits_there(tiny_pipe, image, prompts, tmp_path):
-    record = train(tiny_pipe, image, prompts, _config("blora", content_blocks=CONTENT, style_blocks=STYLE), tmp_path)
+    record = train(tiny_pipe, image, prompts, _config("blora", blocks={"content": CONTENT, "style": STYLE}), tmp_path)
     assert record["blocks"] == [*CONTENT, *STYLE]
     assert record["block_rule"] == {"content": list(CONTENT), "style": list(STYLE)}
     content, style = _modules(tmp_path / "content.safetensors"), _modules(tmp_path / "style.safetensors")
@@ -69,7 +71,7 @@ def test_blora_on_moved_blocks_trains_and_splits_there(tiny_pipe, image, prompts
 
 
 def test_a_block_that_holds_no_attention_module_is_refused_before_training(tiny_pipe, image, prompts, tmp_path):
-    config = _config("unziplora", style_blocks=("up_blocks.0.attentions.7",))
+    config = _config("unziplora", blocks={"style": ("up_blocks.0.attentions.7",)})
     with pytest.raises(ValueError, match=r"style block 'up_blocks.0.attentions.7' .* holds no attention module"):
         train(tiny_pipe, image, prompts, config, tmp_path / "out")
     assert not (tmp_path / "out").exists()
@@ -79,32 +81,33 @@ def test_the_sdxl_block_variants_equal_their_parents_but_stay_pinned_and_out_of_
     assert "unziplora_sdxl_blocks" not in standard_methods() and "unziplora" in standard_methods()
     for parent in ("unziplora", "blora"):
         variant = get_method(f"{parent}_sdxl_blocks")
-        assert variant.variant_of == parent and variant.blocks() == get_method(parent).blocks()
+        assert variant.variant_of == parent and variant.block_rule() == get_method(parent).block_rule()
         assert dataclasses.replace(
             variant, key=parent, label=get_method(parent).label, summary="", variant_of="", pins={}
         ) == dataclasses.replace(get_method(parent), summary="")  # the same switches and defaults: only the pin differs
         with pytest.raises(ValueError, match=f"pinned to SDXL's blocks; set the blocks of '{parent}'"):
-            variant.with_blocks(style=STYLE)
-        with pytest.raises(ValueError, match=f"method_train.{parent}_sdxl_blocks sets style_blocks, which the variant"):
-            method_settings({}, {f"{parent}_sdxl_blocks": {"style_blocks": STYLE}}, f"{parent}_sdxl_blocks")
-        with pytest.raises(ValueError, match="pins style_blocks = \\(\\), got"):
-            TrainConfig.for_method(f"{parent}_sdxl_blocks", style_blocks=STYLE)
+            variant.with_blocks(Blocks(style=STYLE))
+        with pytest.raises(ValueError, match=f"method_train.{parent}_sdxl_blocks sets blocks.style, which the variant"):
+            method_settings({}, {f"{parent}_sdxl_blocks": {"blocks": {"style": STYLE}}}, f"{parent}_sdxl_blocks")
+        with pytest.raises(ValueError, match="pins blocks.style = \\[\\], got"):
+            TrainConfig.for_method(f"{parent}_sdxl_blocks", blocks={"style": STYLE})
         # The parent's preset blocks reach the variant and its pins drop them: SDXL's blocks, whatever the preset.
-        settings = method_settings({}, {parent: {"content_blocks": STYLE[:1], "rank": 2}}, f"{parent}_sdxl_blocks")
+        settings = method_settings({}, {parent: {"blocks": {"content": STYLE[:1]}, "lora": {"rank": 2}}},
+                                   f"{parent}_sdxl_blocks")  # fmt: skip
         config = TrainConfig.for_method(f"{parent}_sdxl_blocks", **settings)
-        assert config.rank == 2 and config.method_spec().blocks() == get_method(parent).blocks()
+        assert config.lora.rank == 2 and config.method_spec().block_rule() == get_method(parent).block_rule()
 
 
 def test_the_tie_break_variants_inherit_the_parents_settings_and_pin_the_tie_break():
-    measured = {"content_blocks": CONTENT, "style_blocks": STYLE}
+    measured = {"blocks": {"content": CONTENT, "style": STYLE}}
     for parent in ("column_sep", "unziplora"):
         key = f"{parent}_tie_break"
         assert get_method(key).variant_of == parent and key not in standard_methods()
-        settings = {parent: {**(measured if parent == "unziplora" else {}), "rank": 8}}
+        settings = {parent: {**(measured if parent == "unziplora" else {}), "lora": {"rank": 8}}}
         config = TrainConfig.for_method(key, **method_settings({}, settings, key))
-        assert config.column_tie_break and config.rank == 8
-        with pytest.raises(ValueError, match=f"{key} pins column_tie_break = True, got False; drop column_tie_break"):
-            TrainConfig.for_method(key, column_tie_break=False)  # refused, not silently ignored
-        assert not TrainConfig.for_method(parent, **method_settings({}, settings, parent)).column_tie_break
+        assert config.columns.tie_break and config.lora.rank == 8
+        with pytest.raises(ValueError, match=f"{key} pins columns.tie_break = True, got False; drop columns.tie_break"):
+            TrainConfig.for_method(key, columns={"tie_break": False})  # refused, not silently ignored
+        assert not TrainConfig.for_method(parent, **method_settings({}, settings, parent)).columns.tie_break
         if parent == "unziplora":
-            assert config.method_spec().blocks() == {"content": CONTENT, "style": STYLE}
+            assert config.method_spec().block_rule() == Blocks(CONTENT, STYLE)

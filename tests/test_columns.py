@@ -6,6 +6,7 @@ import torch
 
 from tests.conftest import unet_inputs
 from unziplora.blocks import block_group, is_lora_target
+from unziplora.config import ColumnConfig
 from unziplora.lora.adapters import add_adapters
 from unziplora.lora.columns import ColumnSeparation
 from unziplora.lora.cone import cone_scores, select_columns
@@ -127,7 +128,7 @@ def test_tie_break_selection_adds_exactly_k_new_columns():
 
 
 def test_schedule_selects_three_times_and_masks_only_grow(tiny_pipe):
-    cols = _columns(tiny_pipe, steps=30, tie_break=True)
+    cols = _columns(tiny_pipe, steps=30, options=ColumnConfig(tie_break=True))
     events, fractions = {}, []
     inputs = unet_inputs(tiny_pipe)
     for step in range(30):

@@ -28,7 +28,7 @@ def world(tmp_path_factory):
     image = Image.new("RGB", (40, 40), (200, 30, 30))
     for name, content, style in (("a", "cat", "sketch"), ("b", "dog", "watercolor")):
         prompts = PromptSet.from_names(content, style)
-        train(pipe, image, prompts, tiny_config(method="unziplora", steps=6, column_tie_break=True), root / name)
+        train(pipe, image, prompts, tiny_config(method="unziplora", steps=6, columns={"tie_break": True}), root / name)
     return pipe, root
 
 

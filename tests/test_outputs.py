@@ -98,7 +98,7 @@ def test_nan_loss_stops_training_and_writes_nothing(tiny_pipe, image, prompts, t
 
 
 def test_realised_mask_fractions_are_recorded_per_round(tiny_pipe, image, prompts, tmp_path, caplog):
-    exact = train(copy.deepcopy(tiny_pipe), image, prompts, tiny_config(column_tie_break=True), tmp_path / "tb")
+    exact = train(copy.deepcopy(tiny_pipe), image, prompts, tiny_config(columns={"tie_break": True}), tmp_path / "tb")
     rounds = exact["columns"]["rounds"]
     assert [r["step"] for r in rounds] == [1, 5, 9]  # 12 steps, 3 rounds: selection at the 2nd step of each third
     # Shared layers of the tiny UNet have 64 output channels: floor(0.1·64) = 6 new columns per round.

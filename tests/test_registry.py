@@ -17,8 +17,7 @@ def _differences(a, b) -> set[str]:
         f.name
         for f in dataclasses.fields(a)
         # the sensitive blocks are block separation's own setting (checked below), not a further switch
-        if f.name not in ("key", "label", "summary", "content_blocks", "style_blocks")
-        and getattr(a, f.name) != getattr(b, f.name)
+        if f.name not in ("key", "label", "summary", "blocks") and getattr(a, f.name) != getattr(b, f.name)
     }
 
 
@@ -28,7 +27,7 @@ def test_ablations_differ_from_the_full_method_in_exactly_their_switches():
     assert _differences(get_method("column_sep"), full) == {"block_separation"}
     assert _differences(get_method("prompt_sep"), full) == {"block_separation", "column_separation"}
     assert _differences(get_method("joint"), full) == set(SWITCHES)
-    assert all(not get_method(k).blocks() for k in ("joint", "prompt_sep", "column_sep")) and full.blocks()
+    assert all(not get_method(k).block_rule() for k in ("joint", "prompt_sep", "column_sep")) and full.block_rule()
     assert [METHODS[k].label for k in ("joint", "prompt_sep", "column_sep", "unziplora")] == ["M0", "M1", "M2", "M3"]
 
 
@@ -52,7 +51,15 @@ def test_prompt_template_matches_the_official_code():
 
 def test_train_config_defaults_follow_the_spec_and_reject_unknown_options():
     c = TrainConfig()
-    assert (c.rank, c.steps, c.lora_lr, c.merger_lr, c.weight_decay, c.max_grad_norm, c.seed) == (
+    assert (
+        c.lora.rank,
+        c.steps,
+        c.lora.lr,
+        c.columns.merger_lr,
+        c.optimizer.weight_decay,
+        c.optimizer.max_grad_norm,
+        c.seed,
+    ) == (
         64,
         600,
         5e-5,
@@ -61,9 +68,19 @@ def test_train_config_defaults_follow_the_spec_and_reject_unknown_options():
         1.0,
         0,
     )
-    assert (c.column_ratio, c.column_rounds, c.orthogonality_weight, c.cone_threshold) == (0.1, 3, 0.5, 1e-5)
+    assert (c.columns.ratio, c.columns.rounds, c.columns.orthogonality_weight, c.columns.cone_threshold) == (
+        0.1,
+        3,
+        0.5,
+        1e-5,
+    )
     assert TrainConfig.from_dict({"steps": 10}).steps == 10
-    with pytest.raises(ValueError, match="unknown training option"):
+    with pytest.raises(ValueError, match=r"unknown train option\(s\) \['train.stepz'\]"):
         TrainConfig.from_dict({"stepz": 10})
+    with pytest.raises(ValueError, match=r"unknown train.lora option\(s\) \['train.lora.rnk'\]; known: \['rank'"):
+        TrainConfig.from_dict({"lora": {"rnk": 4}})  # every level refuses what it does not know
+    with pytest.raises(ValueError, match="init must be one of"):
+        TrainConfig(lora={"init": "zeros"})
+    assert TrainConfig(lora={"rank": 4}).lora.lr == 5e-5  # a section given in part keeps the rest's defaults
     with pytest.raises(ValueError, match="resolution"):
         TrainConfig(resolution=30)

@@ -11,21 +11,19 @@ import sys
 
 import pandas as pd
 import pytest
-import yaml
 
-from metrics.config import MetricConfig
 from unziplora.config import DEFAULT_TOKEN, SampleConfig, TrainConfig
+from unziplora.mappings import dotted
 
 from .workflow_project import REPO
 
 sys.path.insert(0, str(REPO / "workflow" / "scripts"))
 from _checks import ProvenanceError, check_scores  # noqa: E402
-from _config import KEYS, load_schema, output_settings, resolve_config  # noqa: E402
+from _config import KEYS, SAMPLE_FIELDS, load_schema, output_settings, resolve_config  # noqa: E402
 from _provenance import run_settings, settings_hash  # noqa: E402
 from _runtime import RUNTIME_FIELDS, Runtime  # noqa: E402
 from _settings import expected_settings, prepare_resolution, table_settings  # noqa: E402
 
-SCHEMA = yaml.safe_load((REPO / "workflow/schemas/config.schema.yaml").read_text())
 #: A valid value other than the tiny preset's for every key (dotted for nested ones).
 OTHER = {
     "preset": "smoke",
@@ -40,24 +38,24 @@ OTHER = {
     "train_seeds": [0, 1],
     "train.steps": 7,
     "train.resolution": 128,
-    "train.rank": 8,
-    "train.lora_init": "peft_gaussian",
-    "train.lora_lr": 1e-4,
-    "train.merger_lr": 1e-3,
-    "train.weight_decay": 0.01,
-    "train.adam_betas": [0.8, 0.99],
-    "train.adam_eps": 1e-6,
-    "train.max_grad_norm": 0.5,
-    "train.optimizer": "adamw8bit",
-    "train.column_ratio": 0.2,
-    "train.column_rounds": 2,
-    "train.cone_threshold": 1e-4,
-    "train.cone_grad_scale": 1.0,
-    "train.column_tie_break": True,
-    "train.content_first": False,
-    "train.orthogonality_weight": 0.1,
-    "train.content_blocks": ["down_blocks.1.attentions.0"],
-    "train.style_blocks": ["down_blocks.1.attentions.1"],
+    "train.lora.rank": 8,
+    "train.lora.init": "peft_gaussian",
+    "train.lora.lr": 1e-4,
+    "train.optimizer.name": "adamw8bit",
+    "train.optimizer.weight_decay": 0.01,
+    "train.optimizer.betas": [0.8, 0.99],
+    "train.optimizer.eps": 1e-6,
+    "train.optimizer.max_grad_norm": 0.5,
+    "train.columns.merger_lr": 1e-3,
+    "train.columns.ratio": 0.2,
+    "train.columns.rounds": 2,
+    "train.columns.cone_threshold": 1e-4,
+    "train.columns.cone_grad_scale": 1.0,
+    "train.columns.tie_break": True,
+    "train.columns.content_first": False,
+    "train.columns.orthogonality_weight": 0.1,
+    "train.blocks.content": ["down_blocks.1.attentions.0"],
+    "train.blocks.style": ["down_blocks.1.attentions.1"],
     "train.mixed_precision": "bf16",
     "train.gradient_checkpointing": "on",
     "train.device": "cuda",
@@ -93,14 +91,17 @@ OTHER = {
 
 
 def every_key() -> set[str]:
-    """Every config key: the schema's, with the fields of the option objects the jobs build (TrainConfig for
-    train, MetricConfig for metric_options) and the schema's own fields of sample and tables."""
-    props = SCHEMA["properties"]
-    keys = set(props)
-    keys |= {f"train.{f.name}" for f in dataclasses.fields(TrainConfig)}
-    keys |= {f"metric_options.{f.name}" for f in dataclasses.fields(MetricConfig)}
-    keys |= {f"{section}.{k}" for section in ("sample", "tables") for k in props[section]["properties"]}
-    return keys - {"train", "sample", "metric_options", "tables"}
+    """Every config key: the top-level keys of the schema, and for the sections made of fields (train and its
+    nested sections, sample, metric_options, tables) every field, dotted (`train.lora.rank`)."""
+
+    def leaves(prefix: str, schema: dict) -> set[str]:
+        if "properties" not in schema:
+            return {prefix}
+        return set().union(*(leaves(f"{prefix}.{k}", s) for k, s in schema["properties"].items()))
+
+    props = load_schema(REPO)["properties"]
+    sections = ("train", "sample", "metric_options", "tables")
+    return (set(props) - set(sections)).union(*(leaves(s, props[s]) for s in sections))
 
 
 def nested(key: str, value) -> dict:
@@ -252,7 +253,7 @@ def test_check_scores_refuses_a_mix_of_effective_precisions():
 
 
 def test_the_documented_table_is_the_table():
-    text = (REPO / "docs/reruns-and-provenance.md").read_text()
+    text = (REPO / "docs/reruns-and-provenance.md").read_text().split("## Every config key")[1]
     rows = re.findall(r"^\| `([^`]+)` \| ([^|]+?) \|", text, flags=re.M)
     assert {key: tuple(stages.split(", ")) for key, stages in rows} == KEYS
 
@@ -261,9 +262,10 @@ def test_the_schema_defaults_are_the_classes_defaults():
     """The schema's own defaults (sample, token) are the config classes' (one home each); train and metric_options
     have no defaults in the schema: their properties are generated from TrainConfig and MetricConfig."""
     schema = load_schema(REPO)
-    field_of = {"samples_per_prompt": "num"}  # the schema's name for SampleConfig.num
-    sample = {field_of.get(k, k): v["default"] for k, v in schema["properties"]["sample"]["properties"].items()}
+    sample = {SAMPLE_FIELDS[k]: v["default"] for k, v in schema["properties"]["sample"]["properties"].items()}
     assert sample == {k: getattr(SampleConfig(), k) for k in sample}
     assert schema["properties"]["token"]["default"] == DEFAULT_TOKEN
     assert set(schema["properties"]["train"]["properties"]) == {f.name for f in dataclasses.fields(TrainConfig)}
+    train_keys = {k for k in every_key() if k.startswith("train.")}
+    assert train_keys == {f"train.{k}" for k in dotted(TrainConfig().to_dict())}  # nested sections too
     assert not any("default" in p for p in schema["properties"]["train"]["properties"].values())

@@ -84,13 +84,13 @@ def test_a_sweep_trains_a_block_rule_method_on_the_blocks_it_is_given(tiny_pipe,
     from toyworld.sweep import SweepConfig, sweep
     from unziplora.config import TrainConfig
 
-    blocks = {"content_blocks": ("down_blocks.1.attentions.1",), "style_blocks": ("up_blocks.1.attentions.1",)}
-    train = TrainConfig.for_method("blora", lora_lr=1e-3, **blocks)
+    blocks = {"content": ("down_blocks.1.attentions.1",), "style": ("up_blocks.1.attentions.1",)}
+    train = TrainConfig.for_method("blora", lora={"lr": 1e-3}, blocks=blocks)
     config = SweepConfig(train=train, ranks=(2,), steps=(2,), samples=1, sample_steps=1)
     sweep(tiny_pipe, benchmark_images("bind")[:1], load_oracles(ORACLES), config, torch.device("cpu"), tmp_path,
           progress=False)  # fmt: skip
     record = json.loads((tmp_path / f"{benchmark_images('bind')[0].id}-r2-s2" / "run.json").read_text())
-    assert record["block_rule"] == {"content": list(blocks["content_blocks"]), "style": list(blocks["style_blocks"])}
+    assert record["block_rule"] == {"content": list(blocks["content"]), "style": list(blocks["style"])}
 
 
 def test_saturation_is_the_fewest_steps_within_the_tolerance_of_the_best():

@@ -69,7 +69,7 @@ def test_command_line_config_is_typed_and_subsets_the_dag(tmp_path):
         assert result.returncode == 0, result.stderr[-2000:]
         return collections.Counter(n["value"]["rule"] for n in json.loads(result.stdout)["nodes"])
 
-    one, two = rules(), rules("train_seeds=[0,1]", "train={steps: 8, lora_lr: 1e-4}")
+    one, two = rules(), rules("train_seeds=[0,1]", "train={steps: 8, lora: {lr: 1e-4}}")
     assert two["train_run"] == 2 * one["train_run"] > 0
     subset = rules("images=[square_stripes]", "methods=[blora]")
     assert subset["train_run"] == 1 and subset["sample"] == 1 and subset["recombine"] == 0
@@ -290,7 +290,7 @@ def test_committed_toy_full_scores_rebuild_their_tables_with_their_manifest(tmp_
     assert list(oracle["method"].unique()) == ["unziplora"]
     made = json.loads((root / "results/toy-full/tables/provenance.json").read_text())
     assert made["code"]["train"] == ["commit 52d218c"]
-    assert made["settings"]["train"]["unziplora"]["train"]["rank"] == 16
+    assert made["settings"]["train"]["unziplora"]["train"]["lora"]["rank"] == 16
 
 
 def one_error_line(result: subprocess.CompletedProcess) -> str:
@@ -321,8 +321,9 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
     run = tiny_copy / TINY / "unziplora/square_stripes/train9"
     target = str((run / "run.json").relative_to(tiny_copy))
     env = project_env(tiny_copy)
-    long = "train={steps: 100000, resolution: 32, rank: 4, progress: false}"  # train_seeds: the finished seed-0 runs
-    proc = subprocess.Popen(  # are not in this selection, so their other steps do not stop planning
+    long = "train={steps: 100000, resolution: 32, lora: {rank: 4}, progress: false}"
+    # train_seeds: the finished seed-0 runs are not selected, so their other steps do not stop planning
+    proc = subprocess.Popen(
         [sys.executable, "-m", "snakemake", target, "--cores", "1", "--config", "preset=tiny", long, "train_seeds=[9]"],
         cwd=tiny_copy,
         env=env,
@@ -370,11 +371,15 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
             [
                 "preset=tiny",
                 "methods=[unziplora_tie_break]",
-                "method_train={unziplora_tie_break: {column_tie_break: false}}",
+                "method_train={unziplora_tie_break: {columns: {tie_break: false}}}",
             ],
-            "method_train.unziplora_tie_break sets column_tie_break, which the variant pins",
+            "method_train.unziplora_tie_break sets columns.tie_break, which the variant pins",
         ),
-        (["preset=tiny", "methods=[unziplora_tie_break]", "train={column_tie_break: false}"], "pins column_tie_break"),
+        (
+            ["preset=tiny", "methods=[unziplora_tie_break]", "train={columns: {tie_break: false}}"],
+            "pins columns.tie_break",
+        ),
+        (["preset=tiny", "train={lora: {rnk: 4}}"], "train.lora: Additional properties are not allowed ('rnk' was"),
         (["preset=tiny", "metric_options={batchsize: 3}"], "('batchsize' was unexpected)"),
         (["preset=tiny", "metric_options={models: {clip_i: nope}}"], "set to unknown model 'nope'"),
         (["preset=tiny", "resources={train: {gpu: 2}}"], "resources.train.gpu"),

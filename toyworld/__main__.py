@@ -169,9 +169,8 @@ def _sweep(args) -> None:
     def names(text: str | None) -> tuple[str, ...] | None:
         return tuple(v.strip() for v in text.split(",")) if text else None
 
-    train = TrainConfig.for_method(args.method, seed=args.seed, lora_lr=args.lr,
-                                   **_given(content_blocks=names(args.content_blocks),
-                                            style_blocks=names(args.style_blocks)))  # fmt: skip
+    blocks = _given(content=names(args.content_blocks), style=names(args.style_blocks))
+    train = TrainConfig.for_method(args.method, seed=args.seed, lora={"lr": args.lr}, blocks=blocks)
     config = _overrides(SweepConfig(train=train), ranks=ints(args.ranks), steps=ints(args.steps))
     items = spread(benchmark_images(args.tier), args.images)
     pipe = load_pipeline(str(args.model))

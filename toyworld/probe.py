@@ -71,7 +71,7 @@ def probe_blocks(pipe, items: list[BenchmarkImage], oracles: dict[str, OracleNet
     prompts = PromptSet.from_names("shape", "zwx")
     size = pipe.unet.config.sample_size * pipe.vae_scale_factor
     train_config = TrainConfig(method="block_probe", steps=config.steps, seed=config.seed, resolution=size,
-                               rank=config.rank, lora_lr=config.lr, lora_init="peft_gaussian", device=str(device),
+                               lora={"rank": config.rank, "lr": config.lr, "init": "peft_gaussian"}, device=str(device),
                                progress=False)  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ the workflow runs). SDXL's rank 64 is wider than most toy layers; this sweep is 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +29,7 @@ PROMPTS = PromptSet.from_names("shape", "zwx")  # "A sks shape in zwx style", "A
 
 def _toy_unziplora() -> TrainConfig:
     # UnZipLoRA at lr 1e-3: at its own 5e-5 it learns nothing on the toy model.
-    return TrainConfig.for_method("unziplora", lora_lr=1e-3)
+    return TrainConfig.for_method("unziplora", lora={"lr": 1e-3})
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,8 @@ class SweepConfig:
 
     def point(self, rank: int, steps: int, resolution: int, device: torch.device) -> TrainConfig:
         """The training config of one grid point at the pipeline's resolution on `device`."""
-        return replace(self.train, rank=rank, steps=steps, resolution=resolution, device=str(device), progress=False)
+        return self.train.with_overrides(lora={"rank": rank}, steps=steps, resolution=resolution, device=str(device),
+                                         progress=False)  # fmt: skip
 
 
 def _other_shape(item: BenchmarkImage) -> str:
@@ -95,7 +96,7 @@ def sweep(pipe, items: list[BenchmarkImage], oracles: dict[str, OracleNet], conf
         measured = measure(pipe, run_dir, item, oracles, config, device, run_dir / "samples")
         timing = round(record["timing"]["train_s"], 2)
         rows.append({"image": item.id, "tier": item.tier, "method": config.train.method, "rank": rank, "steps": steps,
-                     "lr": train_config.lora_lr, "train_s": timing, **measured})  # fmt: skip
+                     "lr": train_config.lora.lr, "train_s": timing, **measured})  # fmt: skip
     return rows
 
 

@@ -7,6 +7,7 @@ and toy ones) gets the same treatment. No torch import: planning code may use it
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Literal
 
 BlockGroup = Literal["content", "style", "shared"]
@@ -18,6 +19,37 @@ TARGET_PROJECTIONS: tuple[str, ...] = ("to_q", "to_k", "to_v", "to_out.0")
 CONTENT_SENSITIVE: tuple[str, ...] = ("up_blocks.0.attentions.0", "up_blocks.0.attentions.2")
 #: B-LoRA's style block and the whole of up_blocks.1: here the *style* LoRA trains all columns.
 STYLE_SENSITIVE: tuple[str, ...] = ("up_blocks.0.attentions.1", "up_blocks.1.attentions")
+
+
+@dataclass(frozen=True)
+class Blocks:
+    """A block rule: the module-name prefixes of the blocks that carry content and of those that carry style.
+
+    The one type for it everywhere: a method's own rule (`MethodSpec.blocks`, SDXL's), a config's change of it
+    (`TrainConfig.blocks`; empty = the method's own) and the sensitive blocks column separation relaxes.
+    """
+
+    content: tuple[str, ...] = ()
+    style: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for side in ("content", "style"):
+            value = getattr(self, side)
+            object.__setattr__(self, side, (value,) if isinstance(value, str) else tuple(value))  # YAML: lists
+
+    def __bool__(self) -> bool:
+        return bool(self.content or self.style)
+
+    def over(self, own: Blocks) -> Blocks:
+        """These blocks where set, `own` where not; refuses content and style blocks that overlap."""
+        content, style = self.content or own.content, self.style or own.style
+        if any(under(c, s) or under(s, c) for c in content for s in style):
+            raise ValueError(f"content blocks {list(content)} and style blocks {list(style)} overlap; pick disjoint")
+        return Blocks(content, style)
+
+    def group(self, name: str) -> BlockGroup:
+        """The block group of module `name` under this rule (`block_group`)."""
+        return block_group(name, self.content, self.style)
 
 
 def under(name: str, prefix: str) -> bool:

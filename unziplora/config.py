@@ -7,9 +7,12 @@ is a field here so that a user can change it and the run record shows it.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, field
 from typing import Literal
 
+from unziplora.blocks import Blocks
+from unziplora.mappings import deep_merge, dotted
 from unziplora.methods import get_method
 
 #: The placeholder token of the official code (spec §6.1), not DreamBooth's `sks`.
@@ -41,26 +44,89 @@ class PromptSet:
         )
 
 
-#: TrainConfig fields read only by column separation (spec §1.3).
-COLUMN_SEPARATION_FIELDS = (
-    "merger_lr",
-    "column_ratio",
-    "column_rounds",
-    "cone_threshold",
-    "cone_grad_scale",
-    "column_tie_break",
-    "content_first",
-    "orthogonality_weight",
-)
-
-
-def _floats(config) -> None:
-    """Float fields as floats (YAML and --config give 65536 for 65536.0): a record then reads the same whatever was
-    typed, and a workflow param does not change with it (Snakemake compares params by their repr)."""
+def check_fields(config) -> None:
+    """Validate a settings object by its type hints: a Literal field must hold one of its choices, and a float field
+    becomes a float (YAML and --config give 65536 for 65536.0: a record then reads the same whatever was typed, and
+    a workflow param does not change with it, as Snakemake compares params by their repr)."""
+    hints = typing.get_type_hints(type(config))
     for f in dataclasses.fields(config):
-        value = getattr(config, f.name)
-        if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+        value, kind = getattr(config, f.name), hints[f.name]
+        if typing.get_origin(kind) is Literal and value not in typing.get_args(kind):
+            raise ValueError(f"{f.name} must be one of {typing.get_args(kind)}, got {value!r}")
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
             setattr(config, f.name, float(value))
+
+
+def from_mapping(cls, values, where: str):
+    """A settings object of dataclass `cls` from a mapping (YAML/JSON), its defaults where the mapping is silent;
+    unknown keys are refused with the known ones, named under `where` (e.g. "train.lora")."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a mapping of {cls.__name__} fields, got {values!r}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {where} option(s) {[f'{where}.{u}' for u in unknown]}; known: {known}")
+    return cls(**values)
+
+
+@dataclass
+class LoraConfig:
+    """The LoRAs trained (spec §1.5): rank (alpha = rank, as the official code), initialisation and learning rate."""
+
+    rank: int = 64
+    # Init [I]: "gaussian_both" = the official layer (A and B ~ N(0, std) with std = 1/rank, so ΔW ≠ 0 at step 0);
+    # "peft_gaussian" = A ~ N(0, 1/rank), B = 0 (no-op start, as diffusers' DreamBooth script).
+    init: Literal["gaussian_both", "peft_gaussian"] = "gaussian_both"
+    lr: float = 5e-5
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.rank < 1:
+            raise ValueError(f"lora.rank must be >= 1, got {self.rank}")
+
+
+@dataclass
+class OptimizerConfig:
+    """The optimiser of every trained parameter (spec §1.5, §6.10); the learning rates are the LoRAs' and mergers'."""
+
+    # The official run uses bitsandbytes' 8-bit AdamW (GPU only, extra `bnb`); plain AdamW is the portable default.
+    name: Literal["adamw", "adamw8bit"] = "adamw"
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    max_grad_norm: float = 1.0
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        self.betas = tuple(float(b) for b in self.betas)
+
+
+@dataclass
+class ColumnConfig:
+    """Column separation (spec §1.3): masks chosen by Cone scores, mergers, the orthogonality loss. Read only by the
+    methods with column separation (M2, M3); the others' records leave it out."""
+
+    merger_lr: float = 5e-3
+    ratio: float = 0.1
+    rounds: int = 3
+    # Cone threshold in the official code's units: gradients scaled by fp16 GradScaler's initial 2**16. We train
+    # without a GradScaler, so true gradients are multiplied by `cone_grad_scale` before the threshold applies.
+    cone_threshold: float = 1e-5
+    cone_grad_scale: float = 65536.0
+    # False: the faithful selection (count score, strict threshold, ties dropped; may pick < ratio).
+    # True: rank by (count score, summed |cone|) and add exactly floor(ratio * out) new columns per round.
+    tie_break: bool = False
+    content_first: bool = True
+    orthogonality_weight: float = 0.5
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if not 0.0 < self.ratio <= 1.0:
+            raise ValueError(f"columns.ratio must be in (0, 1], got {self.ratio}")
+        if self.rounds < 1:
+            raise ValueError(f"columns.rounds must be >= 1, got {self.rounds}")
 
 
 def _same(value):
@@ -68,43 +134,27 @@ def _same(value):
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
+#: The nested sections of TrainConfig and their types (a mapping given for one is built into its object).
+SECTIONS = {"lora": LoraConfig, "optimizer": OptimizerConfig, "columns": ColumnConfig, "blocks": Blocks}
+
+
 @dataclass
 class TrainConfig:
-    """One training run. Field defaults follow the official train.sh (spec §1.5, §6.10)."""
+    """One training run: its own fields (method, steps, seed, resolution, precision, device) and nested sections
+    (`lora`, `optimizer`, `columns`, `blocks`). Defaults follow the official train.sh (spec §1.5, §6.10).
+    A section may be given as a mapping of some of its fields (`lora={"rank": 4}`); the rest keep their defaults."""
 
     method: str = "unziplora"
     steps: int = 600
     seed: int = 0
     resolution: int = 1024
-    rank: int = 64
-    # LoRA init [I]: "gaussian_both" = the official layer (A and B ~ N(0, std) with std = 1/rank, so ΔW ≠ 0 at
-    # step 0); "peft_gaussian" = A ~ N(0, 1/rank), B = 0 (no-op start, as diffusers' DreamBooth script).
-    lora_init: Literal["gaussian_both", "peft_gaussian"] = "gaussian_both"
-    lora_lr: float = 5e-5
-    merger_lr: float = 5e-3
-    weight_decay: float = 1e-4
-    adam_betas: tuple[float, float] = (0.9, 0.999)
-    adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0
-    # The official run uses bitsandbytes' 8-bit AdamW (GPU only, extra `bnb`); plain AdamW is the portable default.
-    optimizer: Literal["adamw", "adamw8bit"] = "adamw"
-    # Column separation (spec §1.3).
-    column_ratio: float = 0.1
-    column_rounds: int = 3
-    # Cone threshold in the official code's units: gradients scaled by fp16 GradScaler's initial 2**16. We train
-    # without a GradScaler, so true gradients are multiplied by `cone_grad_scale` before the threshold applies.
-    cone_threshold: float = 1e-5
-    cone_grad_scale: float = 65536.0
-    # False: the faithful selection (count score, strict threshold, ties dropped; may pick < ratio).
-    # True: rank by (count score, summed |cone|) and add exactly floor(ratio * out) new columns per round.
-    column_tie_break: bool = False
-    content_first: bool = True
-    orthogonality_weight: float = 0.5
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    columns: ColumnConfig = field(default_factory=ColumnConfig)
     # Block rule (methods with one: unziplora's block separation, blora's two blocks): module-name prefixes of the
     # blocks that carry content and style. Empty = the method's own, i.e. SDXL's (unziplora.methods); a base model
     # with other weights sets what a probe measured on it (the toy world: data/toy/block_probe).
-    content_blocks: tuple[str, ...] = ()
-    style_blocks: tuple[str, ...] = ()
+    blocks: Blocks = field(default_factory=Blocks)
     # Precision and memory: "auto" = bf16 autocast on CUDA (fp32 LoRA parameters), fp32 on CPU.
     mixed_precision: Literal["auto", "no", "bf16"] = "auto"
     gradient_checkpointing: Literal["auto", "on", "off"] = "auto"
@@ -112,72 +162,55 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        choices = {
-            "lora_init": ("gaussian_both", "peft_gaussian"),
-            "optimizer": ("adamw", "adamw8bit"),
-            "mixed_precision": ("auto", "no", "bf16"),
-            "gradient_checkpointing": ("auto", "on", "off"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        _floats(self)
+        for name, cls in SECTIONS.items():
+            setattr(self, name, from_mapping(cls, getattr(self, name), f"train.{name}"))
+        check_fields(self)
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
-        if self.rank < 1:
-            raise ValueError(f"rank must be >= 1, got {self.rank}")
-        if not 0.0 < self.column_ratio <= 1.0:
-            raise ValueError(f"column_ratio must be in (0, 1], got {self.column_ratio}")
         if self.resolution < 8 or self.resolution % 8:
             raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
-        self.adam_betas = tuple(self.adam_betas)
-        self.content_blocks, self.style_blocks = tuple(self.content_blocks), tuple(self.style_blocks)
-        if self.content_blocks or self.style_blocks:
+        if self.blocks:
             self.method_spec()  # a method without a block rule refuses them here, with the methods that have one
 
     def method_spec(self):
         """The registry entry of `method`, with this config's content/style blocks where they are set."""
         spec = get_method(self.method)
-        if self.content_blocks or self.style_blocks:
-            spec = spec.with_blocks(self.content_blocks, self.style_blocks)
-        return spec
+        return spec.with_blocks(self.blocks) if self.blocks else spec
 
     def to_dict(self, column_separation: bool = True) -> dict:
-        """Plain-JSON view of the config, for run records. `column_separation=False` leaves out the options only
-        column separation reads (mergers, Cone selection, orthogonality), so a baseline's record shows only
+        """Plain-JSON view of the config, nested as the class, for run records. `column_separation=False` leaves
+        out the `columns` section (mergers, Cone selection, orthogonality), so a baseline's record shows only
         settings that applied to it."""
         values = dataclasses.asdict(self)
         if not column_separation:
-            for name in COLUMN_SEPARATION_FIELDS:
-                values.pop(name)
+            values.pop("columns")
         return values
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
-        """Build from a mapping (YAML/JSON config), rejecting unknown keys with a clear message."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown training option(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        """Build from a nested mapping (YAML/JSON config), refusing unknown keys at any level with a clear message."""
+        return from_mapping(cls, values, "train")
 
     @classmethod
     def for_method(cls, method: str, **overrides) -> TrainConfig:
-        """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`,
-        then a variant's pins (what the variant is: an override that contradicts one is refused, not ignored).
+        """The config of `method` with its own registry defaults (a baseline's steps, lr, init), then `overrides`
+        (nested mappings merge key by key: `lora={"lr": 1e-3}` keeps the method's rank), then a variant's pins (what
+        the variant is: an override that contradicts one is refused, not ignored).
 
         Plain `TrainConfig(method=...)` keeps UnZipLoRA's defaults for every method; use this for baselines.
         """
         spec = get_method(method)
-        for name, value in spec.pins.items():
-            if name in overrides and _same(overrides[name]) != _same(value):
-                raise ValueError(f"{method} pins {name} = {value!r}, got {overrides[name]!r}; drop {name} for it "
+        given = dotted(overrides)
+        for name, value in dotted(spec.pins).items():
+            if name in given and _same(given[name]) != _same(value):
+                raise ValueError(f"{method} pins {name} = {value!r}, got {given[name]!r}; drop {name} for it "
                                  f"(or run {spec.variant_of!r} with that setting)")  # fmt: skip
-        return cls(method=method, **{**spec.defaults, **overrides, **spec.pins})
+        values = deep_merge(deep_merge(spec.defaults, overrides), spec.pins)
+        return cls.from_dict({**values, "method": method})
 
     def with_overrides(self, **changes) -> TrainConfig:
-        """A copy with some fields changed (used to apply a method's own defaults)."""
-        return dataclasses.replace(self, **changes)
+        """A copy with some settings changed (nested mappings merge key by key: `lora={"rank": 4}`)."""
+        return TrainConfig.from_dict(deep_merge(dataclasses.asdict(self), changes))
 
 
 @dataclass
@@ -211,22 +244,14 @@ class SampleConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        choices = {
-            "kind": ("content", "style", "combined"),
-            "mode": ("auto", "official", "addition"),
-            "sampler": ("auto", "euler", "ddpm"),
-            "dtype": ("auto", "fp32", "fp16", "bf16"),
-            "vae_precision": ("fp32", "model"),
-        }
-        for name, allowed in choices.items():
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        _floats(self)
+        check_fields(self)
         for name in ("steps", "num", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.resolution < 8 or self.resolution % 8:
             raise ValueError(f"resolution must be a positive multiple of 8, got {self.resolution}")
+        if self.guidance_scale < 0 or self.seed < 0:
+            raise ValueError(f"guidance_scale and seed must be >= 0, got {self.guidance_scale} and {self.seed}")
 
     def seeds(self) -> list[int]:
         """The seed of each image, in order."""

@@ -49,7 +49,8 @@ def run_demo(out_dir: Path, steps: int = 60, methods: list[str] | None = None, s
         base = tiny_pipeline(Path(tok), seed=seed)
         rows, summary = [], []
         for key in tqdm(methods, desc="demo"):
-            config = TrainConfig.for_method(key, steps=steps, resolution=RESOLUTION, rank=4, seed=seed, device="cpu")
+            config = TrainConfig.for_method(key, steps=steps, resolution=RESOLUTION, lora={"rank": 4}, seed=seed,
+                                            device="cpu")  # fmt: skip
             record = train(copy.deepcopy(base), image, prompts, config, out_dir / key)
             rows.append((key, _render(base, out_dir / key, prompts, seed)))
             fractions = (record["columns"] or {}).get("final_mask_fraction", {}).get("shared", {})

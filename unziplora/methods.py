@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, under
+from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, Blocks
+from unziplora.mappings import deep_merge, dotted, undotted
 
 #: B-LoRA's two blocks (spec §3): the content block and the style block of SDXL's first up-block.
 BLORA_CONTENT_BLOCK = "up_blocks.0.attentions.0"
@@ -31,10 +32,10 @@ class MethodSpec:
         prompt), "own" (each adapter's own prompt: content/style; needs independent runs) or "token" ("A <token>").
     split: output file name → block prefix(es), for one-LoRA methods whose single LoRA is cut into content and style
         files by block (B-LoRA). Empty: each adapter is its own file.
-    content_blocks, style_blocks: block separation's sensitive blocks (module-name prefixes): in the content ones
-        the content LoRA trains every column, in the style ones the style LoRA (unziplora.lora.columns).
-    defaults: the method's own training settings (TrainConfig fields: steps, lr, init), applied by
-        `TrainConfig.for_method`, so a baseline runs and records its authors' settings, not UnZipLoRA's.
+    blocks: block separation's sensitive blocks (module-name prefixes): in the content ones the content LoRA
+        trains every column, in the style ones the style LoRA (unziplora.lora.columns).
+    defaults: the method's own training settings (TrainConfig's, nested as in it: steps, lora.lr, lora.init),
+        applied by `TrainConfig.for_method`, so a baseline runs and records its authors' settings, not UnZipLoRA's.
     variant_of: a variant is another method with one setting pinned, run only when asked for by name (not part of
         "every method"); e.g. UnZipLoRA pinned to SDXL's block names, beside `unziplora` on blocks a preset moved.
         A variant takes its parent's preset settings (`method_settings`), then its pins.
@@ -53,8 +54,7 @@ class MethodSpec:
     independent_runs: bool = False
     prompt: Literal["combined", "own", "token"] = "combined"
     split: dict[str, str | tuple[str, ...]] = field(default_factory=dict)
-    content_blocks: tuple[str, ...] = ()
-    style_blocks: tuple[str, ...] = ()
+    blocks: Blocks = Blocks()
     defaults: dict[str, Any] = field(default_factory=dict)
     variant_of: str = ""
     pins: dict[str, Any] = field(default_factory=dict)
@@ -83,18 +83,16 @@ class MethodSpec:
     @property
     def pins_blocks(self) -> bool:
         """Whether this variant fixes its blocks (to SDXL's), so that no setting may move them."""
-        return bool({"content_blocks", "style_blocks"} & set(self.pins))
+        return "blocks" in self.pins
 
-    def blocks(self) -> dict[str, tuple[str, ...]]:
-        """The block rule as {"content": prefixes, "style": prefixes}; empty for methods without one."""
+    def block_rule(self) -> Blocks:
+        """Which blocks hold content and which style; empty (false) for methods without a block rule."""
         if self.split:
-            return {name: _prefixes(self.split[name]) for name in ("content", "style")}
-        if self.block_separation:
-            return {"content": self.content_blocks, "style": self.style_blocks}
-        return {}
+            return Blocks(self.split["content"], self.split["style"])
+        return self.blocks if self.block_separation else Blocks()
 
-    def with_blocks(self, content: tuple[str, ...] = (), style: tuple[str, ...] = ()) -> MethodSpec:
-        """This method with other content and/or style blocks (empty = keep its own): e.g. the blocks a probe
+    def with_blocks(self, blocks: Blocks) -> MethodSpec:
+        """This method with other content and/or style blocks (an empty side keeps its own): e.g. the blocks a probe
         measured on a base model other than SDXL. B-LoRA trains and splits on them; UnZipLoRA relaxes columns."""
         if not self.uses_blocks:
             users = ", ".join(k for k, m in METHODS.items() if m.uses_blocks and not m.pins_blocks)
@@ -103,19 +101,17 @@ class MethodSpec:
             )
         if self.pins_blocks:
             raise ValueError(f"method {self.key!r} is pinned to SDXL's blocks; set the blocks of {self.variant_of!r}")
-        own = self.blocks()
-        content, style = tuple(content) or own["content"], tuple(style) or own["style"]
-        if any(under(c, s) or under(s, c) for c in content for s in style):
-            raise ValueError(f"content blocks {list(content)} and style blocks {list(style)} overlap; pick disjoint")
+        new = blocks.over(self.block_rule())
         if self.split:
-            return replace(self, target_blocks=(*content, *style), split={"content": content, "style": style})
-        return replace(self, content_blocks=content, style_blocks=style)
+            return replace(self, target_blocks=(*new.content, *new.style), split={"content": new.content,
+                                                                                  "style": new.style})  # fmt: skip
+        return replace(self, blocks=new)
 
     def __post_init__(self) -> None:
         if self.block_separation and not self.column_separation:
             raise ValueError(f"method {self.key!r}: block separation needs column separation (it relaxes masks)")
-        if self.block_separation and not (self.content_blocks and self.style_blocks):
-            raise ValueError(f"method {self.key!r}: block separation needs content_blocks and style_blocks")
+        if self.block_separation and not (self.blocks.content and self.blocks.style):
+            raise ValueError(f"method {self.key!r}: block separation needs content and style blocks")
         if self.separate_prompts and not {"content", "style"} <= set(self.adapters):
             raise ValueError(f"method {self.key!r}: prompt separation needs a 'content' and a 'style' LoRA")
         if (self.prompt == "own") != self.independent_runs:
@@ -156,8 +152,7 @@ METHODS: dict[str, MethodSpec] = {
             separate_prompts=True,
             column_separation=True,
             block_separation=True,
-            content_blocks=CONTENT_SENSITIVE,
-            style_blocks=STYLE_SENSITIVE,
+            blocks=Blocks(CONTENT_SENSITIVE, STYLE_SENSITIVE),
         ),
         MethodSpec(
             key="dreambooth_lora",
@@ -167,7 +162,7 @@ METHODS: dict[str, MethodSpec] = {
             prompt="own",
             # ZipLoRA's DreamBooth-LoRA setup (same group, spec §3): rank 64, lr 5e-5, 1000 steps per LoRA, and
             # diffusers' DreamBooth init (A gaussian, B = 0). 1000, not UnZipLoRA's 600: the baseline as published.
-            defaults={"steps": 1000, "lora_lr": 5e-5, "rank": 64, "lora_init": "peft_gaussian"},
+            defaults={"steps": 1000, "lora": {"lr": 5e-5, "rank": 64, "init": "peft_gaussian"}},
         ),
         MethodSpec(
             key="blora",
@@ -178,7 +173,7 @@ METHODS: dict[str, MethodSpec] = {
             prompt="token",
             split={"content": BLORA_CONTENT_BLOCK, "style": BLORA_STYLE_BLOCK},
             # As B-LoRA's authors ran it: rank 64, lr 5e-5, 1000 steps; their LoRA layer starts at B = 0.
-            defaults={"steps": 1000, "lora_lr": 5e-5, "rank": 64, "lora_init": "peft_gaussian"},
+            defaults={"steps": 1000, "lora": {"lr": 5e-5, "rank": 64, "init": "peft_gaussian"}},
         ),
         MethodSpec(
             key="base",
@@ -204,29 +199,34 @@ def _variant(parent: str, suffix: str, label: str, summary: str, **pins) -> Meth
 _SDXL_BLOCKS = "pinned to SDXL's block names (a preset's blocks for it do not apply)."
 _TIE_BREAK = "with the tie-break column selection (exactly the ratio per round)."
 for _spec in (
-    _variant("unziplora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, content_blocks=(), style_blocks=()),
-    _variant("blora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, content_blocks=(), style_blocks=()),
-    _variant("column_sep", "tie_break", "tb", _TIE_BREAK, column_tie_break=True),
-    _variant("unziplora", "tie_break", "tb", _TIE_BREAK, column_tie_break=True),
+    _variant("unziplora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, blocks={"content": [], "style": []}),
+    _variant("blora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, blocks={"content": [], "style": []}),
+    _variant("column_sep", "tie_break", "tb", _TIE_BREAK, columns={"tie_break": True}),
+    _variant("unziplora", "tie_break", "tb", _TIE_BREAK, columns={"tie_break": True}),
 ):
     METHODS[_spec.key] = _spec
 
 
-def _prefixes(value: str | tuple[str, ...]) -> tuple[str, ...]:
-    return (value,) if isinstance(value, str) else tuple(value)
-
-
 def method_settings(train: dict, per_method: dict[str, dict], key: str) -> dict:
-    """The TrainConfig settings a preset gives `key`: its `train` for every method, then its `method_train` entry
-    (for a variant, the parent's, less the fields the variant pins, then its own); `TrainConfig.for_method` applies
-    the pins. A variant's own setting of a pinned field is refused (it would be silently ignored)."""
+    """The TrainConfig settings a preset gives `key` (nested as in TrainConfig): its `train` for every method, then
+    its `method_train` entry (for a variant, the parent's, less the settings the variant pins, then its own), merged
+    key by key; `TrainConfig.for_method` applies the pins. A variant's own setting of a pinned one is refused (it
+    would be silently ignored)."""
     spec, own = get_method(key), per_method.get(key, {})
-    clash = sorted(set(own) & set(spec.pins))
+    pinned = _pinned(spec)
+    clash = sorted(k for k in dotted(own) if pinned(k))
     if clash:
         raise ValueError(f"method_train.{key} sets {', '.join(clash)}, which the variant pins; remove it there (or "
                          f"run {spec.variant_of!r} with that setting)")  # fmt: skip
-    inherited = per_method.get(spec.variant_of, {}) if spec.variant_of else {}
-    return {**train, **{k: v for k, v in inherited.items() if k not in spec.pins}, **own}
+    inherited = dotted(per_method.get(spec.variant_of, {}) if spec.variant_of else {})
+    kept = {k: v for k, v in inherited.items() if not pinned(k)}
+    return deep_merge(deep_merge(train, undotted(kept)), own)
+
+
+def _pinned(spec: MethodSpec):
+    """Whether a dotted setting (`blocks.content`, `columns.tie_break`) is one `spec` pins, or lies under one."""
+    pins = dotted(spec.pins)
+    return lambda key: any(key == p or key.startswith(p + ".") or p.startswith(key + ".") for p in pins)
 
 
 def standard_methods() -> list[str]:

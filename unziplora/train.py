@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from unziplora.blocks import unmatched_blocks
 from unziplora.conditioning import Conditioning, encode_conditioning
-from unziplora.config import PromptSet, TrainConfig
+from unziplora.config import OptimizerConfig, PromptSet, TrainConfig
 from unziplora.images import image_tensor, load_image
 from unziplora.lora.adapters import add_adapters, lora_layers, lora_parameters
 from unziplora.lora.columns import ColumnSeparation
@@ -55,7 +55,8 @@ def training_prompts(spec: MethodSpec, prompts: PromptSet) -> dict[str, str]:
 
 def check_block_rule(spec: MethodSpec, module_names: list[str]) -> None:
     """Refuse a block rule with a block that holds no attention module of this UNet (a misspelt name)."""
-    for kind, prefixes in spec.blocks().items():
+    rule = spec.block_rule()
+    for kind, prefixes in ((k, getattr(rule, k)) for k in ("content", "style") if rule):
         missing = unmatched_blocks(module_names, prefixes)
         if missing:
             raise ValueError(
@@ -145,7 +146,7 @@ def fit(
             generator = torch.Generator().manual_seed(config.seed)  # every random draw of a run comes from here
             columns = None
             try:
-                add_adapters(unet, adapters, config.rank, spec.target_blocks, config.lora_init, generator)
+                add_adapters(unet, adapters, config.lora.rank, spec.target_blocks, config.lora.init, generator)
                 for p in unet.parameters():
                     if p.requires_grad:
                         p.data = p.data.float()  # LoRA weights train in fp32 even when the UNet is stored in bf16
@@ -156,13 +157,8 @@ def fit(
                         unet,
                         total_steps=config.steps,
                         block_separation=spec.block_separation,
-                        blocks=spec.blocks() or None,
-                        ratio=config.column_ratio,
-                        rounds=config.column_rounds,
-                        threshold=config.cone_threshold,
-                        grad_scale=config.cone_grad_scale,
-                        tie_break=config.column_tie_break,
-                        content_first=config.content_first,
+                        blocks=spec.block_rule(),
+                        options=config.columns,
                     )
                 if checkpointing:
                     unet.enable_gradient_checkpointing()
@@ -203,7 +199,7 @@ def fit(
             "config": config.to_dict(column_separation=spec.column_separation),
             "seed": config.seed,
             "blocks": list(spec.target_blocks) or "all attention modules",
-            "block_rule": {k: list(v) for k, v in spec.blocks().items()},
+            "block_rule": {k: list(v) for k, v in asdict(spec.block_rule()).items()} if spec.block_rule() else {},
             "device": {"type": device.type, "name": device_name(device)},
             "precision": "bf16 autocast, fp32 LoRA" if bf16 else "fp32",
             "gradient_checkpointing": checkpointing,
@@ -226,9 +222,9 @@ def fit(
             "peak_memory": peak_memory(device),
             "loss": loss_summary(losses),
             "lora": {
-                "rank": config.rank,
-                "alpha": config.rank,
-                "init": config.lora_init,
+                "rank": config.lora.rank,
+                "alpha": config.lora.rank,
+                "init": config.lora.init,
                 "modules_per_lora": runs[0]["modules"],
                 "modules_per_file": {name: len(st) // 2 for name, st in states.items() if name != "mergers"},
             },
@@ -269,10 +265,10 @@ def _base_record(spec: MethodSpec, config: TrainConfig, device: torch.device, ex
 def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec, config, columns, device, bf16, gen):
     """One run of `config.steps` steps; returns the losses and the wall time of each step."""
     scheduler = DDPMScheduler.from_config(scheduler_config)
-    groups = [{"params": lora_parameters(unet, a), "lr": config.lora_lr, "name": f"lora_{a}"} for a in adapters]
+    groups = [{"params": lora_parameters(unet, a), "lr": config.lora.lr, "name": f"lora_{a}"} for a in adapters]
     if columns is not None:
-        groups.append({"params": columns.parameters(), "lr": config.merger_lr, "name": "mergers"})
-    optimizer = _optimizer(groups, config)
+        groups.append({"params": columns.parameters(), "lr": config.columns.merger_lr, "name": "mergers"})
+    optimizer = _optimizer(groups, config.optimizer)
     trainable = [p for g in groups for p in g["params"]]
     separated = {k: cond.embeds[a] for k, a in SEPARATED_INPUTS.items()} if spec.separate_prompts else None
     added = {"text_embeds": cond.pooled[prompt_key], "time_ids": cond.time_ids}
@@ -299,7 +295,7 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
             ).sample
         loss = F.mse_loss(pred.float(), target.to(device).float())
         if columns is not None and columns.masks_on:
-            loss = loss + config.orthogonality_weight * columns.orthogonality_loss()
+            loss = loss + config.columns.orthogonality_weight * columns.orthogonality_loss()
         if not torch.isfinite(loss):
             raise TrainingDiverged(
                 f"training loss became {loss.item()} at step {step}; no LoRA was written — lower the learning "
@@ -308,7 +304,7 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
         loss.backward()
         if columns is not None and columns.after_backward(step) == "select":
             columns.warn_if_few_columns()
-        torch.nn.utils.clip_grad_norm_(trainable, config.max_grad_norm)
+        torch.nn.utils.clip_grad_norm_(trainable, config.optimizer.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if columns is not None:
@@ -319,19 +315,19 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
     return losses, step_s
 
 
-def _optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer:
-    kwargs = dict(betas=config.adam_betas, eps=config.adam_eps, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
+def _optimizer(groups: list[dict], options: OptimizerConfig) -> torch.optim.Optimizer:
+    kwargs = dict(betas=options.betas, eps=options.eps, weight_decay=options.weight_decay)
+    if options.name == "adamw":
         # foreach: one batched update for all LoRA tensors instead of a Python loop over them (the default on CUDA
         # only); bit-identical to the loop, and 3x faster on a CPU, where the toy world's many small tensors train.
         return torch.optim.AdamW(groups, foreach=True, **kwargs)
-    if config.optimizer == "adamw8bit":
+    if options.name == "adamw8bit":
         try:
             import bitsandbytes as bnb
         except ImportError:
             raise ValueError("optimizer 'adamw8bit' needs bitsandbytes: pip install '.[bnb]' (CUDA only)") from None
         return bnb.optim.AdamW8bit(groups, **kwargs)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose 'adamw' or 'adamw8bit'")
+    raise ValueError(f"unknown optimizer.name {options.name!r}; choose 'adamw' or 'adamw8bit'")
 
 
 def _state_dicts(unet, spec: MethodSpec, adapters, columns: ColumnSeparation | None) -> dict[str, dict]:
@@ -382,15 +378,15 @@ def _column_record(columns: ColumnSeparation | None, config: TrainConfig) -> dic
     if columns is None:
         return None
     return {
-        "ratio_per_round": config.column_ratio,
+        "ratio_per_round": config.columns.ratio,
         "rounds": columns.history,
         "final_mask_fraction": columns.mask_fractions(),
         "period_steps": columns.period,
-        "tie_break": config.column_tie_break,
+        "tie_break": config.columns.tie_break,
         # Units of the threshold: |cone| of true gradients × cone_grad_scale > cone_threshold. No GradScaler
         # runs here (bf16/fp32), so the scale in use is this fixed emulation of fp16's initial 2**16.
-        "cone_threshold": config.cone_threshold,
-        "cone_grad_scale": config.cone_grad_scale,
+        "cone_threshold": config.columns.cone_threshold,
+        "cone_grad_scale": config.columns.cone_grad_scale,
         "grad_scaler": None,
     }
 

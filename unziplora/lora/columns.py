@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
-from unziplora.blocks import block_group
+from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, Blocks
+from unziplora.config import ColumnConfig
 from unziplora.lora.adapters import lora_layers
 from unziplora.lora.cone import cone_scores, select_columns
 
@@ -41,7 +42,7 @@ class ColumnSeparation:
     backward pass (`after_backward`): at step ≡ 0 (mod P) masks switch off (all columns train) and mergers do
     not move; at step ≡ 1 the Cone scores of that unmasked step pick new columns, masks switch back on; on all
     other steps mergers learn only where the two masks overlap. Masks only grow.
-    `blocks` ({"content": prefixes, "style": prefixes}) names block separation's sensitive blocks (default: SDXL's).
+    `blocks` names block separation's sensitive blocks (default: SDXL's); `options` are the run's column settings.
     """
 
     def __init__(
@@ -49,29 +50,26 @@ class ColumnSeparation:
         unet: torch.nn.Module,
         total_steps: int,
         block_separation: bool,
-        blocks: dict[str, tuple[str, ...]] | None = None,
-        ratio: float = 0.1,
-        rounds: int = 3,
-        threshold: float = 1e-5,
-        grad_scale: float = 65536.0,
-        tie_break: bool = False,
-        content_first: bool = True,
+        blocks: Blocks | None = None,
+        options: ColumnConfig | None = None,
     ) -> None:
+        blocks = blocks or Blocks(CONTENT_SENSITIVE, STYLE_SENSITIVE)
+        options = options or ColumnConfig()
+        rounds = options.rounds
         if total_steps < 2 * rounds:
             raise ValueError(
                 f"column separation needs at least {2 * rounds} steps for {rounds} selection rounds "
-                f"(got {total_steps}); raise steps or lower column_rounds"
+                f"(got {total_steps}); raise steps or lower columns.rounds"
             )
         self.period = math.ceil(total_steps / rounds)
-        self.ratio, self.threshold, self.grad_scale = ratio, threshold, grad_scale
-        self.tie_break, self.content_first = tie_break, content_first
+        self.options = options
         self.masks_on = False
         self.history: list[dict] = []
         self.layers = lora_layers(unet)
         self.states: dict[tuple[str, str], ColumnState] = {}
         self._hooks = []
         for name, layer in self.layers.items():
-            group = block_group(name, **(blocks or {})) if block_separation else "shared"
+            group = blocks.group(name) if block_separation else "shared"
             for adapter in PAIR:
                 out = layer.lora_B[adapter].weight.shape[0]
                 device = layer.lora_B[adapter].weight.device
@@ -143,13 +141,13 @@ class ColumnSeparation:
                     continue
                 count, magnitude = self._scores(layer, adapter, st)
                 exclude = None
-                if adapter == "style" and self.content_first and self.states[name, "content"].sparse:
+                if adapter == "style" and self.options.content_first and self.states[name, "content"].sparse:
                     exclude = self.states[name, "content"].mask
                 new = select_columns(
                     count,
-                    self.ratio,
+                    self.options.ratio,
                     exclude=exclude,
-                    tie_break=magnitude if self.tie_break else None,
+                    tie_break=magnitude if self.options.tie_break else None,
                     already=st.mask,
                 )
                 st.mask |= new.to(st.mask.device)
@@ -160,7 +158,8 @@ class ColumnSeparation:
         if a.grad is None or b.grad is None:
             zeros = torch.zeros(b.shape[0])
             return zeros, zeros
-        return cone_scores(a, b, a.grad, b.grad, st.merger, self.threshold, self.grad_scale)
+        options = self.options
+        return cone_scores(a, b, a.grad, b.grad, st.merger, options.cone_threshold, options.cone_grad_scale)
 
     @torch.no_grad()
     def clamp_(self) -> None:
@@ -172,12 +171,12 @@ class ColumnSeparation:
     def warn_if_few_columns(self) -> None:
         """The faithful selection drops ties at the threshold and may pick far fewer columns than nominal: say so."""
         fractions = self.history[-1]["mask_fraction"].get("shared", {})
-        nominal = self.ratio * len(self.history)
+        nominal = self.options.ratio * len(self.history)
         low = {a: f for a, f in fractions.items() if f < 0.5 * nominal}
-        if low and not self.tie_break:
+        if low and not self.options.tie_break:
             log.warning(
                 "column selection round %d realised %s of the shared-block columns (nominal %.0f%%): ties at the "
-                "threshold were dropped, as in the official code; set column_tie_break=True to pick exactly the ratio",
+                "threshold were dropped, as in the official code; set columns.tie_break to pick exactly the ratio",
                 len(self.history),
                 {a: f"{f:.1%}" for a, f in low.items()},
                 100 * nominal,

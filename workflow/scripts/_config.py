@@ -16,6 +16,8 @@ from pathlib import Path
 import yaml
 from _runtime import RUNTIME_FIELDS
 
+from unziplora.mappings import deep_merge
+
 
 class ConfigError(ValueError):
     """A config problem, as one line naming the key and the fix."""
@@ -44,24 +46,24 @@ KEYS: dict[str, tuple[str, ...]] = {
     "train.steps": ("train",),
     "train.seed": ("refused",),  # training seeds come from train_seeds
     "train.resolution": ("data", "train"),  # the prepared view is made at the training resolution
-    "train.rank": ("train",),
-    "train.lora_init": ("train",),
-    "train.lora_lr": ("train",),
-    "train.merger_lr": ("train",),  # column methods only (M2, M3); the others record no column setting
-    "train.weight_decay": ("train",),
-    "train.adam_betas": ("train",),
-    "train.adam_eps": ("train",),
-    "train.max_grad_norm": ("train",),
-    "train.optimizer": ("train",),
-    "train.column_ratio": ("train",),
-    "train.column_rounds": ("train",),
-    "train.cone_threshold": ("train",),
-    "train.cone_grad_scale": ("train",),
-    "train.column_tie_break": ("train",),
-    "train.content_first": ("train",),
-    "train.orthogonality_weight": ("train",),
-    "train.content_blocks": ("train",),
-    "train.style_blocks": ("train",),
+    "train.lora.rank": ("train",),
+    "train.lora.init": ("train",),
+    "train.lora.lr": ("train",),
+    "train.optimizer.name": ("train",),
+    "train.optimizer.weight_decay": ("train",),
+    "train.optimizer.betas": ("train",),
+    "train.optimizer.eps": ("train",),
+    "train.optimizer.max_grad_norm": ("train",),
+    "train.columns.merger_lr": ("train",),  # column methods only (M2, M3); the others record no column setting
+    "train.columns.ratio": ("train",),
+    "train.columns.rounds": ("train",),
+    "train.columns.cone_threshold": ("train",),
+    "train.columns.cone_grad_scale": ("train",),
+    "train.columns.tie_break": ("train",),
+    "train.columns.content_first": ("train",),
+    "train.columns.orthogonality_weight": ("train",),
+    "train.blocks.content": ("train",),  # methods with a block rule only (unziplora, blora)
+    "train.blocks.style": ("train",),
     "train.mixed_precision": ("train",),
     "train.gradient_checkpointing": ("nothing",),  # memory for time; the same gradients
     "train.device": ("nothing",),
@@ -108,14 +110,6 @@ def output_settings(config: dict) -> dict:
     }
     out["method_train"] = {m: options for m, options in kept.items() if options}  # none left: as if never given
     return json.loads(json.dumps(out, sort_keys=True, default=str))  # key order: a --config key must not reorder it
-
-
-def deep_merge(base: dict, over: dict) -> dict:
-    """`over` on top of `base`, recursively for mappings."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
 
 
 def load_preset(root: Path, name: str) -> dict:
@@ -185,21 +179,32 @@ def field_schema(kind) -> dict:
 
 def options_schema(cls) -> dict:
     """The schema of a config object built from a dataclass (TrainConfig, MetricConfig): one property per field,
-    with the field's type and default, nothing else allowed. Generated, so the schema and the class never drift."""
+    with the field's type and default, nothing else allowed; a field that is itself a dataclass (TrainConfig.lora)
+    nests its own. Generated, so the schema and the class never drift."""
     hints = typing.get_type_hints(cls)
     props = {}
     for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):
+            props[f.name] = options_schema(hints[f.name])
+            continue
         props[f.name] = field_schema(hints[f.name])
         if f.default is not dataclasses.MISSING:
             props[f.name]["description"] = f"default {f.default!r}"
     return {"type": "object", "additionalProperties": False, "properties": props}
 
 
+#: The workflow's `sample` keys → SampleConfig fields; the rest of SampleConfig is set per call (kind, mode) or is the
+#: sampling code's own choice (sampler, vae_precision), device and progress come from the runtime.
+SAMPLE_FIELDS = {"steps": "steps", "guidance_scale": "guidance_scale", "resolution": "resolution",
+                 "samples_per_prompt": "num", "seed": "seed", "batch_size": "batch_size", "dtype": "dtype"}  # fmt: skip
+
+
 def load_schema(root: Path) -> dict:
     """workflow/schemas/config.schema.yaml with the option objects' properties generated from their classes:
-    `train` and each `method_train` entry from TrainConfig, `metric_options` from MetricConfig."""
+    `train` and each `method_train` entry from TrainConfig, `metric_options` from MetricConfig, `sample` from
+    SampleConfig (with its defaults, which planning fills in), and the token's default from the prompt template."""
     from metrics.config import MetricConfig
-    from unziplora.config import TrainConfig
+    from unziplora.config import DEFAULT_TOKEN, SampleConfig, TrainConfig
 
     schema = yaml.safe_load((Path(root) / "workflow" / "schemas" / "config.schema.yaml").read_text())
     props = schema["properties"]
@@ -207,6 +212,10 @@ def load_schema(root: Path) -> dict:
     props["train"] |= train
     props["method_train"]["additionalProperties"] = train
     props["metric_options"] |= options_schema(MetricConfig)
+    sample, default = options_schema(SampleConfig)["properties"], SampleConfig()
+    props["sample"] |= {"additionalProperties": False, "properties": {
+        key: sample[name] | {"default": getattr(default, name)} for key, name in SAMPLE_FIELDS.items()}}  # fmt: skip
+    props["token"]["default"] = DEFAULT_TOKEN
     return schema
 
 

@@ -48,7 +48,7 @@ class Runtime:
             images_dir=config.get("images_dir"),
             train=pick["train"],
             method_train=per_method,
-            sample_batch_size=int(pick["sample"].get("batch_size", 4)),
+            sample_batch_size=int(pick["sample"]["batch_size"]),  # resolved: the schema fills it
             metric_options=pick["metric_options"],
         )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from _config import SAMPLE_FIELDS
 from _provenance import plain
 from _runtime import RUNTIME_FIELDS
 
@@ -45,17 +46,7 @@ def prompt_settings(config: dict, names: dict) -> dict:
 def sample_settings(config: dict, model: str, prompt_sha256: str | None) -> dict:
     """What every sample and recombine job depends on (besides its runs): the SampleConfig fields that change an
     image, the combined modes, the base model, and the prompt file's checksum."""
-    s = config["sample"]
-    values = asdict(
-        SampleConfig(
-            steps=s["steps"],
-            guidance_scale=s["guidance_scale"],
-            resolution=s["resolution"],
-            num=s["samples_per_prompt"],
-            seed=s["seed"],
-            dtype=s["dtype"],
-        )
-    )
+    values = asdict(SampleConfig(**{name: config["sample"][key] for key, name in SAMPLE_FIELDS.items()}))
     for name in ("kind", "mode", "batch_size", "device", "progress"):  # per call, or no effect on an image
         values.pop(name)
     return plain(
@@ -118,6 +109,10 @@ def expected_settings(config: dict, sheet: dict[str, dict], methods: list[str]) 
         metric = metric_settings(config)
     except (TypeError, ValueError) as err:
         raise ValueError(f"metric_options: {err}") from None
+    try:
+        sample = sample_settings(config, model, sha256_of(prompts) if Path(prompts).is_file() else None)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"sample: {err}") from None
     return {
         "train": train,
         "prompts": {image: prompt_settings(config, row) for image, row in sheet.items()},
@@ -125,6 +120,6 @@ def expected_settings(config: dict, sheet: dict[str, dict], methods: list[str]) 
             image: {"file": row["train_file"], "sha256": row["sha256"], "resolution": prepare_resolution(config)}
             for image, row in sheet.items()
         },
-        "sample": sample_settings(config, model, sha256_of(prompts) if Path(prompts).is_file() else None),
+        "sample": sample,
         "metric": metric,
     }

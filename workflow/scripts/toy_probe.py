@@ -34,5 +34,6 @@ else:
         rows = run_sweep(out, pipe, items, oracles, SweepConfig(), device)
     else:  # toy_step_sweep_method: the method at the preset's rank, lr and blocks
         train = TrainConfig.for_method(params.method, **params.train)
-        rows = run_sweep(out, pipe, items, oracles, SweepConfig(train=train, ranks=(train.rank,), steps=STEPS), device)
+        sweep = SweepConfig(train=train, ranks=(train.lora.rank,), steps=STEPS)
+        rows = run_sweep(out, pipe, items, oracles, sweep, device)
 print(f"{snakemake.rule}: {len(rows)} rows written to {out}")
