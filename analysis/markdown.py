@@ -55,8 +55,10 @@ class Render:
         lines = [note]
         if cis:
             lines.append(
-                f"CIs: {c.level:.0%} percentile bootstrap over input images (n_boot={c.n_boot}, seed={c.seed}); "
-                "each image's items are averaged first."
+                f"CIs: {c.level:.0%} percentile bootstrap over {resampled(c.unit)} (n_boot={c.n_boot}, seed={c.seed}); "
+                f"each {c.unit}'s items are averaged first, and n counts {c.unit}s. Training seeds are not resampled "
+                "(one seed's initial LoRA weights serve every image, so seeds and images are crossed): the spread of "
+                "the per-seed means (seed SD, in the CSV) stands beside each CI."
             )
         lines.append(
             f"Provenance: commit `{p['commit']}`, config `{p['config_hash']}`, preset `{p['preset']}`; "
@@ -77,8 +79,13 @@ def _metrics(table: pd.DataFrame) -> list[str]:
     return [c.removesuffix("_mean") for c in table.columns if c.endswith("_mean")]
 
 
+def resampled(unit: str) -> str:
+    """What a bootstrap resample draws, in words: "input images", or e.g. "pairs (sheet column `pair`)"."""
+    return "input images" if unit == "image" else f"{unit}s (sheet column `{unit}`)"
+
+
 def _estimate(row: pd.Series, m: str) -> str:
-    return f"{_ci(row, f'{m}_mean', f'{m}_lo', f'{m}_hi')} (n={row[f'{m}_n_images']})"
+    return f"{_ci(row, f'{m}_mean', f'{m}_lo', f'{m}_hi')} (n={row[f'{m}_n_units']})"
 
 
 def _method_markdown(table: pd.DataFrame, render: Render, step: str, title: str, note: str) -> str:
@@ -122,10 +129,11 @@ def ablation_markdown(table: pd.DataFrame, render: Render) -> str:
 
 def winrate_markdown(table: pd.DataFrame, render: Render) -> str:
     """The metric win-rate table (`analysis.tables.winrate_table`), one line per row."""
-    headers = ["A", "B", "task", "metric", "mode", "metric win rate", "images", "items", "paper preference"]
+    headers = ["A", "B", "task", "metric", "mode", "metric win rate", "images", render.config.unit + "s", "items",
+               "paper preference"]  # fmt: skip
     body = [
         [row["a_label"], row["b_label"], row["task"], row["metric"], row["mode"], _ci(row, "win_rate", "lo", "hi"),
-         row["n_images"], row["n_items"], _pct(row["paper_preference"])]
+         row["n_images"], row["n_units"], row["n_items"], _pct(row["paper_preference"])]
         for _, row in table.iterrows()
     ]  # fmt: skip
     note = ("Metric win rate: fraction of matched items (same image, seeds, prompt) where A scores higher than B, "
@@ -135,7 +143,7 @@ def winrate_markdown(table: pd.DataFrame, render: Render) -> str:
 
 
 def recombination_markdown(table: pd.DataFrame, render: Render) -> str:
-    """The recombination table (`analysis.tables.recombination_table`): per metric estimate, CI and n_images."""
+    """The recombination table (`analysis.tables.recombination_table`): per metric estimate, CI and n units."""
     metrics = _metrics(table)
     headers = ["Method", "task", "mode"] + [METRICS[m].label for m in metrics]
     body = [
@@ -157,7 +165,9 @@ def per_image_markdown(table: pd.DataFrame, render: Render) -> str:
 
 def oracle_markdown(table: pd.DataFrame, render: Render) -> str:
     """The toy world's oracle table (`analysis.oracle.oracle_table`): fidelity and leakage fractions with CIs."""
-    headers = ["Method", "mode"] + [c.replace("_", " ") for c in ORACLE_COLUMNS] + ["train seeds"]
+    floors = table.iloc[0] if len(table) else {}
+    headers = ["Method", "mode"] + [f"{c.replace('_', ' ')} (floor {_num(floors.get(f'{c}_floor', math.nan))})"
+                                    for c in ORACLE_COLUMNS] + ["train seeds"]  # fmt: skip
     body = [
         [f"{row['label']} ({row['method']})", row["mode"]]
         + [_estimate(row, c) for c in ORACLE_COLUMNS]
@@ -167,5 +177,8 @@ def oracle_markdown(table: pd.DataFrame, render: Render) -> str:
     note = ("Fractions of generated images in which the toy world's oracles see the input's shape / style (combined: "
             "both; recombination: shape of A and style of B). Content-only images give content fidelity and style "
             "leakage, style-only images style fidelity and content leakage; leakage skips prompts that name the "
-            "input's own other factor. The mode applies to the combined columns only.")  # fmt: skip
+            "input's own other factor, and is split by what the prompt names of that factor: no style (unstyled) or "
+            "another style, no shape (unshaped) or another shape. The floor beside each column is the base model's "
+            "value, which never sees the input image (per mode: the first row's). The mode applies to the combined "
+            "columns only.")  # fmt: skip
     return _document("Oracle fidelity and leakage (toy world)", headers, body, render.footer([], note))

@@ -1,10 +1,14 @@
-"""Statistics over score rows: cluster-bootstrap CIs over images, paired differences, metric win rates and the
-spread across training seeds. Pure functions of data frames; every random draw comes from
+"""Statistics over score rows: cluster-bootstrap CIs over independent units, paired differences, metric win rates
+and the spread across training seeds. Pure functions of data frames; every random draw comes from
 `numpy.random.default_rng(config.seed)`, so a result is a function of its inputs and the config.
 
-The unit of resampling is the input image (the cluster): an image's items (prompts, sample seeds, training seeds)
-are averaged first, so an image with many generations weighs the same as one with few, and the CI reflects how
-much the result depends on which images were picked, not on the (correlated) generations of one image.
+The unit of resampling (the cluster) is the frame's `unit` column when it has one, else the input image: a unit's
+items (images, prompts, sample seeds, training seeds) are averaged first, so a unit with many generations weighs the
+same as one with few, and the CI reflects how much the result depends on which units were picked, not on the
+correlated generations of one unit. Units are what is independent: on the toy benchmark the shape–style pair, whose
+two renders share everything the methods are asked to learn (`tables.units_by: pair`); on the paper's sheet the
+image. Training seeds are not resampled (they are crossed with the units: one seed's initial LoRA weights serve every
+image); `train_seed_spread` reports their spread beside each CI.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ class BootstrapConfig:
     n_boot: int = 2000
     level: float = 0.95
     seed: int = 0
+    unit: str = "image"  # what a resample draws, for the tables' notes (the frames' `unit` column holds its values)
 
     def __post_init__(self) -> None:
         if self.n_boot < 1:
@@ -45,24 +50,27 @@ class BootstrapConfig:
 
 @dataclass(frozen=True)
 class Estimate:
-    """A mean over images with its bootstrap CI; `n_items` counts the rows (or matched pairs) behind it."""
+    """A mean over units with its bootstrap CI; `n_items` counts the rows (or matched pairs) behind it, `n_images`
+    the input images and `n_units` the resampled units (equal to `n_images` when each image is its own unit)."""
 
     mean: float
     lo: float
     hi: float
     n_images: int
     n_items: int
+    n_units: int
 
 
 @dataclass(frozen=True)
 class WinRate:
-    """Fraction of matched items where A scored higher than B (ties 1/2), with its bootstrap CI over images."""
+    """Fraction of matched items where A scored higher than B (ties 1/2), with its bootstrap CI over units."""
 
     win_rate: float
     lo: float
     hi: float
     n_images: int
     n_items: int
+    n_units: int
 
 
 @dataclass(frozen=True)
@@ -74,17 +82,22 @@ class SeedSpread:
     n_train_seeds: int
 
 
-def per_image_means(frame: pd.DataFrame, value: str = "value", cluster: str = "image_id") -> pd.Series:
-    """Mean of `value` over each image's rows (all its prompts, sample seeds and training seeds), by image id."""
+def cluster_column(frame: pd.DataFrame) -> str:
+    """The column that names each row's unit of resampling: `unit` when the frame has one, else `image_id`."""
+    return "unit" if "unit" in frame.columns else "image_id"
+
+
+def per_unit_means(frame: pd.DataFrame, value: str = "value") -> pd.Series:
+    """Mean of `value` over each unit's rows (its images, prompts, sample seeds and training seeds), by unit."""
     if frame.empty:
         raise NoData("no score rows to average")
-    return frame.groupby(cluster, sort=True)[value].mean()
+    return frame.groupby(cluster_column(frame), sort=True)[value].mean()
 
 
-def _draws(n_images: int, config: BootstrapConfig) -> np.ndarray:
-    """Indices of `n_boot` resamples of `n_images` images, with replacement (shape n_boot × n_images)."""
+def _draws(n_units: int, config: BootstrapConfig) -> np.ndarray:
+    """Indices of `n_boot` resamples of `n_units` units, with replacement (shape n_boot × n_units)."""
     rng = np.random.default_rng(config.seed)
-    return rng.integers(0, n_images, size=(config.n_boot, n_images))
+    return rng.integers(0, n_units, size=(config.n_boot, n_units))
 
 
 def _interval(boot: np.ndarray, per_image: np.ndarray, config: BootstrapConfig) -> tuple[float, float]:
@@ -96,26 +109,26 @@ def _interval(boot: np.ndarray, per_image: np.ndarray, config: BootstrapConfig) 
     return lo, hi
 
 
-def bootstrap_mean(per_image: np.ndarray | pd.Series, config: BootstrapConfig) -> tuple[float, float, float]:
-    """Mean of per-image values and its percentile-bootstrap CI from resampling images: (mean, lo, hi).
+def bootstrap_mean(per_unit: np.ndarray | pd.Series, config: BootstrapConfig) -> tuple[float, float, float]:
+    """Mean of per-unit values and its percentile-bootstrap CI from resampling units: (mean, lo, hi).
 
-    One image: every resample is that image, so the CI degenerates to the point (lo == mean == hi).
+    One unit: every resample is that unit, so the CI degenerates to the point (lo == mean == hi).
     """
-    values = np.asarray(per_image, dtype=float)
+    values = np.asarray(per_unit, dtype=float)
     if values.size == 0:
-        raise NoData("no images to bootstrap")
+        raise NoData("no units to bootstrap")
     if not np.isfinite(values).all():
-        raise ValueError("per-image values contain NaN or inf; drop the bad score rows first")
+        raise ValueError("per-unit values contain NaN or inf; drop the bad score rows first")
     boot = values[_draws(values.size, config)].mean(axis=1)
     lo, hi = _interval(boot, values, config)
     return float(values.mean()), lo, hi
 
 
 def cluster_mean(frame: pd.DataFrame, config: BootstrapConfig, value: str = "value") -> Estimate:
-    """Mean of per-image means of `frame[value]` with a bootstrap CI over images (see the module docstring)."""
-    means = per_image_means(frame, value)
+    """Mean of per-unit means of `frame[value]` with a bootstrap CI over units (see the module docstring)."""
+    means = per_unit_means(frame, value)
     mean, lo, hi = bootstrap_mean(means.to_numpy(), config)
-    return Estimate(mean, lo, hi, n_images=len(means), n_items=len(frame))
+    return Estimate(mean, lo, hi, n_images=frame["image_id"].nunique(), n_items=len(frame), n_units=len(means))
 
 
 def match_items(a: pd.DataFrame, b: pd.DataFrame, keys: tuple[str, ...] = ITEM_KEYS) -> pd.DataFrame:
@@ -126,7 +139,8 @@ def match_items(a: pd.DataFrame, b: pd.DataFrame, keys: tuple[str, ...] = ITEM_K
     for name, frame in (("A", a), ("B", b)):
         if frame.duplicated(list(keys)).any():
             raise ValueError(f"method {name} has several rows for one item {keys}; filter to one metric and task")
-    left = a[list(keys) + ["value"]].rename(columns={"value": "value_a"})
+    carried = ["unit"] if "unit" in a.columns and "unit" not in keys else []  # a function of the image: A's serves
+    left = a[list(keys) + carried + ["value"]].rename(columns={"value": "value_a"})
     right = b[list(keys) + ["value"]].rename(columns={"value": "value_b"})
     return left.merge(right, on=list(keys), how="inner")
 
@@ -134,8 +148,8 @@ def match_items(a: pd.DataFrame, b: pd.DataFrame, keys: tuple[str, ...] = ITEM_K
 def paired_difference(
     a: pd.DataFrame, b: pd.DataFrame, config: BootstrapConfig, keys: tuple[str, ...] = ITEM_KEYS
 ) -> Estimate:
-    """Mean of A − B over the images both have: per-image mean of the item differences on matched items only,
-    then a bootstrap over those images. `n_images`/`n_items` count the matched images/items."""
+    """Mean of A − B over the units both have: per-unit mean of the item differences on matched items only,
+    then a bootstrap over those units. `n_images`/`n_items`/`n_units` count the matched images/items/units."""
     pairs = match_items(a, b, keys)
     if pairs.empty:
         raise NoData("the two methods have no items in common")
@@ -147,30 +161,30 @@ def metric_win_rate(
     a: pd.DataFrame, b: pd.DataFrame, config: BootstrapConfig, keys: tuple[str, ...] = ITEM_KEYS
 ) -> WinRate:
     """Metric win rate of A over B: the fraction of matched items where A's value is greater (exact ties count 1/2),
-    pooled over items. CI: resample images, recompute the pooled fraction. A score comparison, not a preference."""
+    pooled over items. CI: resample units, recompute the pooled fraction. A score comparison, not a preference."""
     pairs = match_items(a, b, keys)
     if pairs.empty:
         raise NoData("the two methods have no items in common")
     va, vb = pairs["value_a"].to_numpy(), pairs["value_b"].to_numpy()
     pairs["win"] = np.where(va > vb, 1.0, np.where(va == vb, 0.5, 0.0))
-    per_image = pairs.groupby("image_id", sort=True)["win"].agg(["sum", "count"])
-    wins, counts = per_image["sum"].to_numpy(), per_image["count"].to_numpy().astype(float)
-    idx = _draws(len(per_image), config)
+    per_unit = pairs.groupby(cluster_column(pairs), sort=True)["win"].agg(["sum", "count"])
+    wins, counts = per_unit["sum"].to_numpy(), per_unit["count"].to_numpy().astype(float)
+    idx = _draws(len(per_unit), config)
     boot = wins[idx].sum(axis=1) / counts[idx].sum(axis=1)
     lo, hi = _interval(boot, wins / counts, config)
     rate = float(wins.sum() / counts.sum())
-    return WinRate(rate, lo, hi, n_images=len(per_image), n_items=len(pairs))
+    return WinRate(rate, lo, hi, n_images=pairs["image_id"].nunique(), n_items=len(pairs), n_units=len(per_unit))
 
 
 def train_seed_spread(frame: pd.DataFrame, value: str = "value") -> SeedSpread:
-    """Per training seed, the mean over images of per-image means; their SD across seeds (ddof=1).
+    """Per training seed, the mean over units of per-unit means; their SD across seeds (ddof=1).
 
     A single training seed has no spread to measure: reported as sd 0.0 with n_train_seeds 1 (never NaN).
     """
     if frame.empty:
         raise NoData("no score rows for a seed spread")
     means = {
-        int(seed): float(per_image_means(rows, value).mean()) for seed, rows in frame.groupby("train_seed", sort=True)
+        int(seed): float(per_unit_means(rows, value).mean()) for seed, rows in frame.groupby("train_seed", sort=True)
     }
     values = np.array(list(means.values()))
     sd = float(values.std(ddof=1)) if values.size > 1 else 0.0

@@ -2,8 +2,10 @@
 
 Which rows make which column follows the paper's protocol (spec §4.1): style metrics on the style-only images,
 content metrics on the content-only images, CLIP-T on both, all from the decomposition task. Every number is a mean
-over images of per-image means with a bootstrap CI over images (`analysis.stats`). Every table carries the same
-provenance columns; the Markdown renderings (`analysis.markdown`) repeat them (and the caveats) in a footer.
+over units of per-unit means with a bootstrap CI over units (`analysis.stats`: the image, or the sheet column a
+preset names, e.g. the toy benchmark's shape–style pair), with the units' count (`n_units`) beside the images'.
+Every table carries the same provenance columns; the Markdown renderings (`analysis.markdown`) repeat them (and the
+caveats) in a footer.
 `analysis.writing` builds them all and writes them.
 """
 
@@ -203,10 +205,10 @@ def _reference_source(table: pd.DataFrame, reference: pd.DataFrame | None, *name
 def _estimate_cells(rows: pd.DataFrame | None, m: str, config: BootstrapConfig) -> dict:
     if rows is None or rows.empty:  # the method has no rows for this metric: n 0, cells left empty
         return {f"{m}_mean": math.nan, f"{m}_lo": math.nan, f"{m}_hi": math.nan, f"{m}_n_images": 0,
-                f"{m}_seed_sd": math.nan}  # fmt: skip
+                f"{m}_n_units": 0, f"{m}_seed_sd": math.nan}  # fmt: skip
     est, spread = cluster_mean(rows, config), train_seed_spread(rows)
     return {f"{m}_mean": est.mean, f"{m}_lo": est.lo, f"{m}_hi": est.hi, f"{m}_n_images": est.n_images,
-            f"{m}_seed_sd": spread.sd}  # fmt: skip
+            f"{m}_n_units": est.n_units, f"{m}_seed_sd": spread.sd}  # fmt: skip
 
 
 def _diff_cells(a: pd.DataFrame | None, b: pd.DataFrame | None, name: str, config: BootstrapConfig) -> dict:
@@ -215,8 +217,10 @@ def _diff_cells(a: pd.DataFrame | None, b: pd.DataFrame | None, name: str, confi
             raise NoData("nothing to compare")
         est = paired_difference(a, b, config)
     except NoData:  # no comparison method, or no matched items: n 0, cells left empty
-        return {name: math.nan, f"{name}_lo": math.nan, f"{name}_hi": math.nan, f"{name}_n_images": 0}
-    return {name: est.mean, f"{name}_lo": est.lo, f"{name}_hi": est.hi, f"{name}_n_images": est.n_images}
+        return {name: math.nan, f"{name}_lo": math.nan, f"{name}_hi": math.nan, f"{name}_n_images": 0,
+                f"{name}_n_units": 0}  # fmt: skip
+    return {name: est.mean, f"{name}_lo": est.lo, f"{name}_hi": est.hi, f"{name}_n_images": est.n_images,
+            f"{name}_n_units": est.n_units}  # fmt: skip
 
 
 def _method_table(
@@ -225,7 +229,8 @@ def _method_table(
     """Rows and column names of comparison/ablation: per metric the estimate, the paired difference row − the
     method `versus(row index)` names (named `{m}_{step}`) and the paper's value."""
     columns = {m: _split(metric_rows(frame, m), "method") for m in _metrics(frame)}
-    stats = ("mean", "lo", "hi", "n_images", "seed_sd", step, f"{step}_lo", f"{step}_hi", f"{step}_n_images", "paper")
+    stats = ("mean", "lo", "hi", "n_images", "n_units", "seed_sd", step, f"{step}_lo", f"{step}_hi", f"{step}_n_images",
+             f"{step}_n_units", "paper")  # fmt: skip
     header = ["method", "label"] + [f"{m}_{s}" for m in columns for s in stats] + ["n_train_seeds"]
     rows = []
     for i, method in enumerate(methods):
@@ -319,11 +324,11 @@ def winrate_table(
                     continue
                 rows.append(
                     {"a": a, "b": b, "a_label": METHODS[a].label, "b_label": METHODS[b].label, "task": task,
-                     "metric": m, "mode": mode, "n_images": wr.n_images, "n_items": wr.n_items,
+                     "metric": m, "mode": mode, "n_images": wr.n_images, "n_units": wr.n_units, "n_items": wr.n_items,
                      "win_rate": wr.win_rate, "lo": wr.lo, "hi": wr.hi, "paper_preference": study}
                 )  # fmt: skip
-    columns = ["a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_items", "win_rate", "lo", "hi",
-               "paper_preference"]  # fmt: skip
+    columns = ["a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_units", "n_items", "win_rate",
+               "lo", "hi", "paper_preference"]  # fmt: skip
     return _reference_source(finish_table(rows, provenance, frame, columns), reference, "winrate", "ablation")
 
 
@@ -345,7 +350,7 @@ def per_image_table(scores: pd.DataFrame, provenance: Provenance) -> pd.DataFram
 def recombination_table(
     scores: pd.DataFrame, provenance: Provenance, config: BootstrapConfig | None = None
 ) -> pd.DataFrame:
-    """Combined outputs per (method, task "self"/"cross", mode): per metric mean, CI and n_images. Content metrics
+    """Combined outputs per (method, task "self"/"cross", mode): per metric mean, CI, n_images, n_units. Content metrics
     were scored against the content reference, style metrics against the style reference (as the rows hold them)."""
     frame, config = validate_scores(scores), config or BootstrapConfig()
     combined = frame[frame["kind"] == "combined"]
@@ -362,7 +367,7 @@ def recombination_table(
                     row |= {k: v for k, v in cells.items() if not k.endswith("_seed_sd")}
                 rows.append(row)
     header = ["method", "label", "task", "mode"] + [
-        f"{m}_{s}" for m in metrics for s in ("mean", "lo", "hi", "n_images")
+        f"{m}_{s}" for m in metrics for s in ("mean", "lo", "hi", "n_images", "n_units")
     ]
     return finish_table(rows, provenance, frame, header)
 

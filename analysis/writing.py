@@ -50,6 +50,8 @@ def write_tables(
     seed: int = 0,
     truth: dict[str, dict[str, str]] | None = None,
     subsets: dict[str, list[str]] | None = None,
+    units: dict[str, str] | None = None,
+    unit: str = "image",
 ) -> dict[str, Path]:
     """Build and write the tables (CSV + Markdown) into `out_dir`; returns {"comparison": path, ...,
     "comparison_md": path, ...}. Every statistic draws from `seed` (same seed → same files).
@@ -57,11 +59,16 @@ def write_tables(
     With both oracle scores (the toy world) an `oracle` table joins the five; `truth` (image id → its true shape
     and style) lets its leakage columns skip prompts that name the input's own factor. `subsets` (name → image ids,
     e.g. the toy world's tiers) also writes every table on each subset's images into `out_dir/<name>/` (keys
-    "<name>/comparison", ...); a recombination counts in a subset when both of its images do."""
+    "<name>/comparison", ...); a recombination counts in a subset when both of its images do. `units` (image id →
+    its unit, e.g. the toy benchmark's shape–style pair, a sheet column named `unit`) makes the bootstraps resample
+    units instead of images (a recombination's unit is its two images' units); each table with CIs names its unit in
+    a `ci_unit` column and its Markdown note."""
     if not isinstance(provenance, Provenance):
         raise ValueError("provenance must be an analysis.tables.Provenance(commit, config_hash, preset, choices)")
     frame = validate_scores(scores)
-    config = BootstrapConfig(n_boot=n_boot, seed=seed)
+    if units:
+        frame["unit"] = frame["image_id"].map(lambda i: "+".join(units.get(part, part) for part in i.split("+")))
+    config = BootstrapConfig(n_boot=n_boot, seed=seed, unit=unit)
     paths = _write_set(frame, Path(out_dir), provenance, reference, config, truth)
     for name, ids in (subsets or {}).items():
         part = frame[frame["content_image"].isin(ids) & frame["style_image"].isin(ids)]
@@ -93,5 +100,7 @@ def _write_set(frame, out_dir: Path, provenance, reference, config: BootstrapCon
         built["oracle"] = (oracle, oracle_markdown(oracle, render))
     paths: dict[str, Path] = {}
     for name, (table, markdown) in built.items():
+        if name != "per_image":  # the tables with CIs say what their bootstrap resampled
+            table.insert(table.columns.get_loc("commit"), "ci_unit", config.unit)
         paths[name], paths[f"{name}_md"] = write_table(table, markdown, out_dir / f"{name}.csv")
     return paths

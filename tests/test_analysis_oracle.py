@@ -13,7 +13,9 @@ from analysis.writing import write_tables
 
 FAST = BootstrapConfig(n_boot=50, seed=0)
 PROV = Provenance(commit="abc", config_hash="cfg", preset="toy", choices="")
-TRUTH = {"bind_a": {"shape": "star", "style": "dots"}, "novel_b": {"shape": "arrow", "style": "plaid"}}
+# The sheet's truth: its values are also the words by which a prompt names a shape or a style (bind_c has no scores).
+TRUTH = {"bind_a": {"shape": "star", "style": "dots"}, "novel_b": {"shape": "arrow", "style": "plaid"},
+         "bind_c": {"shape": "circle", "style": "solid"}}  # fmt: skip
 # (kind, mode, prompt) → (shape_right, style_right) for every image of method "joint"
 JOINT = {
     ("content", "single", "A sks shape"): (1.0, 1.0),
@@ -65,6 +67,26 @@ def test_columns_read_the_right_outputs_and_leakage_skips_prompts_naming_the_inp
     assert list(table.index.get_level_values(0)) == ["joint", "joint", "base", "base"]  # base last (the floor)
 
 
+def test_leakage_is_split_by_what_the_prompt_names_and_every_column_carries_the_base_floor():
+    unshaped = {("style", "single", "A shape in zwx style"): (1.0, 1.0)}  # names no shape: the input's shows
+    frame = pd.concat(
+        [_frame(), pd.DataFrame(_rows("joint", unshaped) + _rows("base", {k: (0.5, 0.0) for k in unshaped}))]
+    )
+    rows, header = oracle_table(frame, TRUTH, FAST)
+    table = pd.DataFrame(rows, columns=header).set_index(["method", "mode"])
+    joint = table.loc[("joint", "official")]
+    assert joint["content_leakage_unshaped_mean"] == 1.0 and joint["content_leakage_other_shape_mean"] == 0.25
+    assert joint["content_leakage_mean"] == pytest.approx((1 / 2 + 2 / 3) / 2)  # pooled: both kinds per image
+    # "A sks shape" names no style (both images); "... in dots style" names another style on novel_b only
+    assert joint["style_leakage_unstyled_mean"] == 1.0 and joint["style_leakage_unstyled_n_images"] == 2
+    assert joint["style_leakage_other_style_n_images"] == 1
+    # the floor of each column is the base model's value, on every row
+    assert table["content_leakage_unshaped_floor"].eq(0.5).all() and table["content_fidelity_floor"].eq(0.0).all()
+    rows, header = oracle_table(frame, None, FAST)
+    without_truth = pd.DataFrame(rows, columns=header)
+    assert without_truth["content_leakage_unshaped_n_images"].eq(0).all()  # kinds need the truth: left empty
+
+
 def test_without_truth_no_prompt_is_skipped_and_a_half_scored_image_is_an_error():
     rows, header = oracle_table(_frame(), None, FAST)
     assert pd.DataFrame(rows, columns=header)["content_leakage_mean"].iloc[0] == pytest.approx(0.5)
@@ -81,8 +103,8 @@ def test_write_tables_adds_the_oracle_table_and_writes_each_subset(tmp_path):
     assert bind.loc[("joint", "official"), "content_leakage_mean"] == 0.0  # the star prompt is skipped on bind_a
     assert bind["recombination_n_images"].eq(0).all()  # the bind+novel pair is in neither tier
     everything = pd.read_csv(tmp_path / "oracle.csv")
-    means = [c for c in everything if c.endswith("_mean") and not c.startswith("recombination")]
-    assert means and not everything[means].isna().any().any()  # base has no recombination rows: only there NaN
+    means = [c for c in everything if c.endswith("_mean") and not c.startswith(("recombination", "content_leakage_un"))]
+    assert means and not everything[means].isna().any().any()  # no recombination rows for base, no unshaped prompts
     assert "Oracle fidelity and leakage" in (tmp_path / "novel" / "oracle.md").read_text()
     with pytest.raises(ValueError, match="subset 'none' has no score rows"):
         write_tables(_frame(), tmp_path / "x", PROV, None, n_boot=50, subsets={"none": ["nothing"]})

@@ -15,7 +15,7 @@ from analysis.stats import (
     match_items,
     metric_win_rate,
     paired_difference,
-    per_image_means,
+    per_unit_means,
     train_seed_spread,
 )
 
@@ -64,8 +64,24 @@ def test_images_are_the_clusters_an_image_with_many_items_weighs_as_much_as_one_
     frame = items({"a": [1.0] * 100, "b": [0.0]})
     est = cluster_mean(frame, FAST)
     assert est.mean == 0.5  # pooling items would give 100/101
-    assert (est.n_images, est.n_items) == (2, 101)
-    assert per_image_means(frame).to_dict() == {"a": 1.0, "b": 0.0}
+    assert (est.n_images, est.n_items, est.n_units) == (2, 101, 2)
+    assert per_unit_means(frame).to_dict() == {"a": 1.0, "b": 0.0}
+
+
+def test_a_unit_column_makes_the_units_the_clusters():
+    """Two renders of one pair are one unit: the CI resamples pairs, so two identical renders per pair give the CI
+    of the pairs alone (not a narrower one, as if there were twice as many independent images)."""
+    pairs = {"p": 1.0, "q": 0.0, "r": 1.0, "s": 0.5}
+    renders = items({f"{k}{n}": [v] for k, v in pairs.items() for n in range(2)})
+    renders["unit"] = renders["image_id"].str[0]
+    by_pair, by_image = cluster_mean(renders, FAST), cluster_mean(renders.drop(columns="unit"), FAST)
+    alone = cluster_mean(items({k: [v] for k, v in pairs.items()}), FAST)
+    assert (by_pair.n_images, by_pair.n_units) == (8, 4) and (by_image.n_units, alone.n_units) == (8, 4)
+    assert (by_pair.mean, by_pair.lo, by_pair.hi) == (alone.mean, alone.lo, alone.hi)
+    assert by_image.hi - by_image.lo < by_pair.hi - by_pair.lo  # renders counted as independent: too narrow
+    other = renders.assign(value=renders["value"] * 0.5)
+    assert paired_difference(renders, other, FAST).n_units == 4  # the difference's clusters are A's units
+    assert metric_win_rate(renders, other, FAST).n_units == 4
 
 
 def test_same_seed_same_interval_other_seed_other_draws():

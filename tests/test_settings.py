@@ -85,6 +85,7 @@ OTHER = {
     "tables.bootstrap": 100,
     "tables.seed": 1,
     "tables.subsets_by": "tier",
+    "tables.units_by": "content",
     "threads": {"train": 2},
     "resources": {"train": {"mem_mb": 2500}},
 }
@@ -130,7 +131,9 @@ def stages(config: dict) -> dict[str, dict]:
         "sample": {"": expected["sample"], **{f"names/{i}": (r["content"], r["style"]) for i, r in rows.items()}},
         "score": {"": expected["metric"]},
         # the subsets stand for their sheet column here (the planning reads its values from the sheet)
-        "tables": {"": table_settings(config, {"by": config["tables"]["subsets_by"]}, {})},
+        "tables": {
+            "": table_settings(config, {"by": config["tables"]["subsets_by"]}, {}, {"by": config["tables"]["units_by"]})
+        },  # fmt: skip
         "figures": {"": (rec["contents"], rec["styles"])},
     }
 

@@ -65,6 +65,7 @@ def test_the_committed_sheet_holds_the_renders_with_their_checksums_and_truth_th
     for image_id, row in sheet.iterrows():
         item, path = items[image_id], SHEET.parent / image_id / row["train_file"]
         assert (row["tier"], row["true_shape"], row["true_style"]) == (item.tier, item.shape, item.style)
+        assert row["pair"] == f"{item.tier}_{item.shape}_{item.style}" == image_id.rsplit("_", 1)[0]
         assert (row["content"], row["style"]) == ("shape", "zwx") and sha256_of(path) == row["sha256"]
         images.append(np.asarray(Image.open(path).convert("RGB")))
         assert np.array_equal(images[-1], np.asarray(item.render())), image_id

@@ -34,6 +34,12 @@ class BenchmarkImage:
     def render(self) -> Image.Image:
         return render(self.shape, self.style, self.seed)
 
+    @property
+    def pair(self) -> str:
+        """The shape–style pair this image renders: its renders share it, so they are not independent samples (the
+        toy tables resample pairs, `tables.units_by: pair`)."""
+        return f"{self.tier}_{self.shape}_{self.style}"
+
 
 def tier_pairs(tier: str) -> list[tuple[str, str]]:
     """The (shape, style) pairs of a tier, in a fixed order."""
@@ -66,12 +72,12 @@ def spread(items: list[BenchmarkImage], n: int) -> list[BenchmarkImage]:
 #: the placeholder token is the workflow's `token` (sks in the toy presets).
 CONTENT_WORD, STYLE_WORD = "shape", "zwx"
 SHEET_COLUMNS = ("id", "content", "style", "files", "sha256", "source_urls", "train_file", "draw_seed", "tier",
-                 "true_shape", "true_style")  # fmt: skip
+                 "true_shape", "true_style", "pair")  # fmt: skip
 
 
 def write_sheet(out_dir, per_pair: int = 2) -> Path:
     """The benchmark as an image sheet the workflow reads like the paper's (`images.tsv`, one `<id>/<id>.png` per
-    image) in `out_dir`, with each image's ground truth (tier, true_shape, true_style); written atomically."""
+    image) in `out_dir`, with each image's ground truth (tier, true_shape, true_style, pair); written atomically."""
     import csv
 
     from unziplora.dataset import sha256_of
@@ -84,7 +90,7 @@ def write_sheet(out_dir, per_pair: int = 2) -> Path:
             name = f"{item.id}.png"
             (stage / item.id).mkdir()
             item.render().save(stage / item.id / name)
-            truth = {"tier": item.tier, "true_shape": item.shape, "true_style": item.style}
+            truth = {"tier": item.tier, "true_shape": item.shape, "true_style": item.style, "pair": item.pair}
             rows.append({"id": item.id, "content": CONTENT_WORD, "style": STYLE_WORD, "files": name,
                          "sha256": sha256_of(stage / item.id / name), "source_urls": "", "train_file": name,
                          "draw_seed": 0, **truth})  # fmt: skip

@@ -295,6 +295,17 @@ def image_truth():
     return {i: {"shape": SHEET.loc[i, "true_shape"], "style": SHEET.loc[i, "true_style"]} for i in ALL_IMAGES}
 
 
+def table_units():
+    """The bootstraps' unit: {"by": sheet column, "of": {image id: its value}} for `tables.units_by` over every image
+    of the sheet (the toy benchmark's shape–style pairs), else each image its own unit ({"by": "image", "of": {}})."""
+    column = config["tables"]["units_by"]
+    if not column:
+        return {"by": "image", "of": {}}
+    if column not in SHEET.columns:
+        fail(f"tables.units_by names {column!r}, which is not a column of {config['sheet']}; name one or set null")
+    return {"by": column, "of": {i: str(SHEET.loc[i, column]) for i in ALL_IMAGES}}
+
+
 SUBSETS = table_subsets()
 
 
@@ -306,7 +317,7 @@ try:
 except ValueError as err:
     fail(f"invalid config: {err}; fix it in --config/--configfile or config/presets/{PRESET}.yaml")
 SAMPLE_SETTINGS, METRIC_SETTINGS = EXPECTED["sample"], EXPECTED["metric"]
-TABLE_SETTINGS = table_settings(config, SUBSETS, image_truth())
+TABLE_SETTINGS = table_settings(config, SUBSETS, image_truth(), table_units())
 
 
 def settings_of_run(wildcards):

@@ -93,6 +93,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "tables.bootstrap": ("tables",),
     "tables.seed": ("tables",),
     "tables.subsets_by": ("tables",),
+    "tables.units_by": ("tables",),
     "threads": ("nothing",),
     "resources": ("nothing",),
 }

@@ -80,11 +80,12 @@ def prepare_resolution(config: dict) -> int:
     return max(64, int(config["train"].get("resolution", 1024)))
 
 
-def table_settings(config: dict, subsets: dict[str, list[str]], truth: dict[str, dict]) -> dict:
+def table_settings(config: dict, subsets: dict[str, list[str]], truth: dict[str, dict], units: dict) -> dict:
     """What make_tables depends on besides its inputs: the bootstrap's resamples and seed, the subsets of images
-    (`tables.subsets_by` over the sheet) and the toy world's truth per image (the sheet's true_shape/true_style)."""
+    (`tables.subsets_by` over the sheet), the toy world's truth per image (the sheet's true_shape/true_style) and the
+    bootstrap's unit (`tables.units_by`: {"by": column, "of": {image id: unit}}; by "image" when not set)."""
     return plain({"bootstrap": config["tables"]["bootstrap"], "seed": config["tables"]["seed"], "subsets": subsets,
-                  "truth": truth})  # fmt: skip
+                  "truth": truth, "units": units})  # fmt: skip
 
 
 def model_path(config: dict) -> str:

@@ -33,6 +33,8 @@ paths = write_tables(
     seed=params.settings["seed"],
     truth=params.settings["truth"],
     subsets=params.settings["subsets"],
+    units=params.settings["units"]["of"],
+    unit=params.settings["units"]["by"],
 )
 # What the tables' `config_hash` stands for: the settings every input was made with, and the code of each stage.
 code = {**made["code"], "tables": params.code}
