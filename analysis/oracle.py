@@ -59,7 +59,7 @@ def oracle_items(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per generated image: its shape_right, style_right and both (= their product) as columns."""
     keys = ["method", "task", "content_image", "style_image", *ITEM_KEYS]
     rows = frame[frame["metric"].isin(ORACLE_METRICS)]
-    extra = ["prompt"] if "prompt" in rows.columns else []
+    extra = [c for c in ("prompt", "unit") if c in rows.columns]  # the prompt's words; the bootstrap's unit
     wide = rows.pivot_table(index=keys + extra, columns="metric", values="value", aggfunc="first").reset_index()
     missing = wide[list(ORACLE_METRICS)].isna().any(axis=1)
     if missing.any():

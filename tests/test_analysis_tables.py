@@ -117,7 +117,8 @@ def test_comparison_columns_use_each_metrics_image_kind(two_methods, reference):
 
 def test_comparison_column_layout_and_provenance(two_methods):
     table = comparison_table(two_methods, PROV, None, FAST)
-    per_metric = ["mean", "lo", "hi", "n_images", "seed_sd", "diff", "diff_lo", "diff_hi", "diff_n_images", "paper"]
+    per_metric = ["mean", "lo", "hi", "n_images", "n_units", "seed_sd", "diff", "diff_lo", "diff_hi", "diff_n_images",
+                  "diff_n_units", "paper"]  # fmt: skip
     expected = ["method", "label"] + [f"{m}_{s}" for m in METRICS for s in per_metric]
     assert list(table.columns) == expected + ["n_train_seeds"] + PROVENANCE_COLUMNS + REFERENCE_SOURCE + [
         "reference_not_run"
@@ -167,7 +168,8 @@ def test_ablation_steps_are_each_row_minus_the_previous_with_the_papers_step(ref
     assert table.loc["column_sep", "paper_style_decomposition"] == 0.3951
     assert table.loc["unziplora", "paper_recombination"] == 0.6190
     assert math.isnan(table.loc["joint", "paper_recombination"])
-    per_metric = ["mean", "lo", "hi", "n_images", "seed_sd", "step", "step_lo", "step_hi", "step_n_images", "paper"]
+    per_metric = ["mean", "lo", "hi", "n_images", "n_units", "seed_sd", "step", "step_lo", "step_hi", "step_n_images",
+                  "step_n_units", "paper"]  # fmt: skip
     expected = ["method", "label"] + [f"{m}_{s}" for m in METRICS for s in per_metric] + ["n_train_seeds"]
     expected += ["paper_content_decomposition", "paper_style_decomposition", "paper_recombination"]
     assert list(table.reset_index().columns) == expected + PROVENANCE_COLUMNS + REFERENCE_SOURCE + ["reference_not_run"]
@@ -184,7 +186,7 @@ def test_ablation_step_skips_an_absent_method_and_then_has_no_paper_value(refere
 def test_winrate_rows_pairs_tasks_and_modes(two_methods, reference):
     table = winrate_table(two_methods, PROV, reference, FAST)
     assert list(table.columns) == [
-        "a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_items", "win_rate", "lo", "hi",
+        "a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_units", "n_items", "win_rate", "lo", "hi",
         "paper_preference",
     ] + PROVENANCE_COLUMNS + REFERENCE_SOURCE  # fmt: skip
     assert set(zip(table["a"], table["b"], strict=True)) == {("unziplora", "blora")}
@@ -231,7 +233,7 @@ def test_per_image_table(two_methods):
 
 def test_recombination_table_self_and_cross(two_methods):
     table = recombination_table(two_methods, PROV, FAST)
-    metric_cols = [f"{m}_{s}" for m in METRICS for s in ("mean", "lo", "hi", "n_images")]
+    metric_cols = [f"{m}_{s}" for m in METRICS for s in ("mean", "lo", "hi", "n_images", "n_units")]
     assert list(table.columns) == ["method", "label", "task", "mode"] + metric_cols + PROVENANCE_COLUMNS
     keys = list(zip(table["method"], table["task"], table["mode"], strict=True))
     assert keys == [
