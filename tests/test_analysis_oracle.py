@@ -106,8 +106,8 @@ def test_write_tables_adds_the_oracle_table_and_writes_each_subset(tmp_path):
     means = [c for c in everything if c.endswith("_mean") and not c.startswith(("recombination", "content_leakage_un"))]
     assert means and not everything[means].isna().any().any()  # no recombination rows for base, no unshaped prompts
     assert "Oracle fidelity and leakage" in (tmp_path / "novel" / "oracle.md").read_text()
-    paired = write_tables(_frame(), tmp_path / "u", PROV, None, n_boot=50, truth=TRUTH, units={"bind_a": "p", "novel_b": "p"},
-                          unit="pair")  # fmt: skip
+    one_pair = {"bind_a": "p", "novel_b": "p"}
+    paired = write_tables(_frame(), tmp_path / "u", PROV, None, n_boot=50, truth=TRUTH, units=one_pair, unit="pair")
     for name in ("oracle", "comparison", "recombination"):  # both images are one pair: one unit everywhere
         table = pd.read_csv(paired[name])
         assert table.filter(like="n_units").max().max() == 1 and set(table["ci_unit"]) == {"pair"}, name

@@ -186,8 +186,8 @@ def test_ablation_step_skips_an_absent_method_and_then_has_no_paper_value(refere
 def test_winrate_rows_pairs_tasks_and_modes(two_methods, reference):
     table = winrate_table(two_methods, PROV, reference, FAST)
     assert list(table.columns) == [
-        "a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_units", "n_items", "win_rate", "lo", "hi",
-        "paper_preference",
+        "a", "b", "a_label", "b_label", "task", "metric", "mode", "n_images", "n_units", "n_items", "win_rate", "lo",
+        "hi", "paper_preference",
     ] + PROVENANCE_COLUMNS + REFERENCE_SOURCE  # fmt: skip
     assert set(zip(table["a"], table["b"], strict=True)) == {("unziplora", "blora")}
     assert (table["win_rate"] == 1.0).all() and (table["lo"] == 1.0).all()
