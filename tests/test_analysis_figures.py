@@ -294,9 +294,10 @@ def oracle_frame() -> pd.DataFrame:
     for i, method in enumerate(["unziplora", "joint", "base"]):
         for k, mode in enumerate(["official", "addition"]):
             row = {"method": method, "label": figures.METHODS[method].label, "mode": mode}
-            for j, column in enumerate(oracle_figure.PANELS):
-                mean = 0.8 - 0.3 * i - 0.1 * j + (0.05 * k if column[0] == "joint_fidelity" else 0.0)
-                row |= {f"{column[0]}_mean": mean, f"{column[0]}_lo": mean - 0.05, f"{column[0]}_hi": mean + 0.05}
+            for j, (columns, _) in enumerate(oracle_figure.PANELS):
+                c = columns[-1]
+                mean = 0.8 - 0.3 * i - 0.1 * j + (0.05 * k if c == "joint_fidelity" else 0.0)
+                row |= {f"{c}_mean": mean, f"{c}_lo": mean - 0.05, f"{c}_hi": mean + 0.05, f"{c}_floor": 0.2 - 0.01 * j}
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -309,12 +310,21 @@ def test_oracle_bars_draws_decomposition_once_and_joint_per_mode(tmp_path):
     first = oracle_figure.oracle_bars(oracle_frame(), tmp_path / "a")[0].read_bytes()
     # the decomposition panels come from the first mode's rows: the second mode's copy is not drawn
     other = oracle_frame()
-    other.loc[other["mode"] == "addition", "style_leakage_mean"] = 0.99
+    other.loc[other["mode"] == "addition", "style_leakage_unstyled_mean"] = 0.99
     assert oracle_figure.oracle_bars(other, tmp_path / "b")[0].read_bytes() == first
     # the joint fidelity is drawn for every mode
     other = oracle_frame()
     other.loc[other["mode"] == "addition", "joint_fidelity_mean"] = 0.99
     assert oracle_figure.oracle_bars(other, tmp_path / "c")[0].read_bytes() != first
+
+
+def test_oracle_bars_draw_each_columns_floor_and_the_shape_leakage_of_unshaped_prompts_when_sampled(tmp_path):
+    first = oracle_figure.oracle_bars(oracle_frame(), tmp_path / "a")[0].read_bytes()
+    lower = oracle_frame().assign(content_fidelity_floor=0.01)
+    assert oracle_figure.oracle_bars(lower, tmp_path / "b")[0].read_bytes() != first  # the floor line moved
+    unshaped = oracle_frame().assign(content_leakage_unshaped_mean=0.5, content_leakage_unshaped_lo=0.4,
+                                     content_leakage_unshaped_hi=0.6)  # fmt: skip
+    assert oracle_figure.oracle_bars(unshaped, tmp_path / "c")[0].read_bytes() != first  # drawn instead
 
 
 def test_oracle_bars_refuses_a_table_that_is_not_the_oracle_table(tmp_path):
