@@ -20,6 +20,7 @@ include: "workflow/rules/score.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/probe.smk"
 include: "workflow/rules/toyworld.smk"
 
 
@@ -33,6 +34,7 @@ localrules:
     report,
     aggregate,
     resolved_config,
+    column_probe,
 
 
 rule all:

@@ -31,11 +31,17 @@ from analysis.tables import (
 from metrics.files import atomic_file
 
 
+def write_table_csv(table: pd.DataFrame, path: Path) -> Path:
+    """Write `table` to `path` as CSV (no index), atomically."""
+    with atomic_file(path) as tmp:
+        table.to_csv(tmp, index=False)
+    return path
+
+
 def write_table(table: pd.DataFrame, markdown: str, path: Path) -> tuple[Path, Path]:
     """Write `table` to `path` (CSV) and `markdown` next to it (`.md`, same stem), each atomically."""
     md_path = path.with_suffix(".md")
-    with atomic_file(path) as tmp:
-        table.to_csv(tmp, index=False)
+    write_table_csv(table, path)
     with atomic_file(md_path) as tmp:
         tmp.write_text(markdown, encoding="utf-8")
     return path, md_path

@@ -111,3 +111,13 @@ def test_the_tie_break_variants_inherit_the_parents_settings_and_pin_the_tie_bre
         assert not TrainConfig.for_method(parent, **method_settings({}, settings, parent)).columns.tie_break
         if parent == "unziplora":
             assert config.method_spec().block_rule() == Blocks(CONTENT, STYLE)
+
+
+def test_a_calibrated_variant_needs_its_own_ratio_and_pins_the_tie_break():
+    for parent in ("column_sep", "unziplora"):
+        key = f"{parent}_calibrated"
+        assert get_method(key).variant_of == parent and key not in standard_methods()
+        with pytest.raises(ValueError, match=f"{key} needs columns.ratio set for it"):
+            method_settings({"columns": {"ratio": 0.05}}, {}, key)  # a preset-wide ratio is no calibration
+        config = TrainConfig.for_method(key, **method_settings({}, {key: {"columns": {"ratio": 0.02}}}, key))
+        assert config.columns.tie_break and config.columns.ratio == 0.02

@@ -26,7 +26,16 @@ import yaml
 from metrics.registry import METRICS
 from unziplora.methods import METHODS, standard_methods
 
-from .workflow_project import REPO, TINY, copy_project, mtimes, planned, project_env, snakemake
+from .workflow_project import (
+    REPO,
+    TINY,
+    copy_project,
+    imports_outside_closure,
+    mtimes,
+    planned,
+    project_env,
+    snakemake,
+)
 
 
 def test_paper_dry_run_plans_sheet_times_registry_times_stage(tmp_path):
@@ -380,6 +389,7 @@ def test_sigterm_mid_training_leaves_nothing_complete_and_rerun_finishes(tiny_co
             "pins columns.tie_break",
         ),
         (["preset=tiny", "train={lora: {rnk: 4}}"], "train.lora: Additional properties are not allowed ('rnk' was"),
+        (["preset=tiny", "methods=[column_sep_calibrated]"], "column_sep_calibrated needs columns.ratio set for it"),
         (["preset=tiny", "metric_options={batchsize: 3}"], "('batchsize' was unexpected)"),
         (["preset=tiny", "metric_options={models: {clip_i: nope}}"], "set to unknown model 'nope'"),
         (["preset=tiny", "resources={train: {gpu: 2}}"], "resources.train.gpu"),
@@ -435,3 +445,28 @@ def test_preset_auto_picks_toy_without_a_gpu_and_paper_with_one(tmp_path, gpus, 
     assert f"preset auto -> {chosen} (" in result.stderr
     other = {"toy": "paper", "paper": "toy"}[chosen]
     assert f"results/{chosen}/" in result.stdout and f"results/{other}/" not in result.stdout
+
+
+def test_column_probe_reports_each_rounds_kept_fraction_and_trains_no_run(tiny_copy):
+    """`snakemake column_probe`: every column method of the selection, image and seed, probed up to the last selection
+    round; the faithful rule keeps nothing on the tiny UNet (every score ties), the tie-break rule exactly
+    floor(0.1 · 64) = 6 of each shared layer's 64 output channels per round. No run is trained, no LoRA written."""
+    modules = tiny_copy / "modules"
+    shutil.rmtree(modules)
+    modules.mkdir()
+    env = project_env(tiny_copy, UNZIPLORA_RECORD_MODULES=str(modules))
+    loras = mtimes(tiny_copy, f"{TINY}/**/*.safetensors")
+    args = ["column_probe", "--cores", "2", "--config", "preset=tiny", "methods=[unziplora,unziplora_tie_break]"]
+    result = snakemake(tiny_copy, *args, env=env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = tiny_copy / TINY / "column_probe"
+    summary = pd.read_csv(probe / "kept.csv")
+    shared = summary[(summary["group"] == "shared") & (summary["adapter"] == "content")].set_index(["method", "round"])
+    assert shared.loc["unziplora_tie_break", "mean"].tolist() == pytest.approx([6 / 64, 12 / 64, 18 / 64])
+    assert shared.loc["unziplora", "max"].eq(0.0).all() and shared["n_runs"].eq(2).all()  # 2 images × 1 seed
+    assert shared.loc["unziplora", "nominal"].tolist() == pytest.approx([0.1, 0.2, 0.3])
+    assert (probe / "kept.png").stat().st_size > 0 and len(pd.read_csv(probe / "runs.csv")) == 2 * 2 * 3 * 3 * 2
+    assert mtimes(tiny_copy, f"{TINY}/**/*.safetensors") == loras  # nothing retrained, nothing new
+    assert not (tiny_copy / TINY / "unziplora_tie_break").exists()
+    missing = imports_outside_closure(tiny_copy)
+    assert set(missing) == {"column_probe", "column_probe_summary"} and not any(missing.values()), missing

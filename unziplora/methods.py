@@ -40,6 +40,8 @@ class MethodSpec:
         "every method"); e.g. UnZipLoRA pinned to SDXL's block names, beside `unziplora` on blocks a preset moved.
         A variant takes its parent's preset settings (`method_settings`), then its pins.
     pins: TrainConfig settings a variant fixes; they win over the method's defaults and every preset setting.
+    needs: dotted TrainConfig settings a preset must give the method itself, in its `method_train` entry (a calibrated
+        variant's `columns.ratio`): without them it would silently run as another method.
     No adapters at all = the bare base model (no training, no LoRA files).
     """
 
@@ -58,6 +60,7 @@ class MethodSpec:
     defaults: dict[str, Any] = field(default_factory=dict)
     variant_of: str = ""
     pins: dict[str, Any] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
 
     @property
     def trains(self) -> bool:
@@ -185,10 +188,11 @@ METHODS: dict[str, MethodSpec] = {
 }
 
 
-def _variant(parent: str, suffix: str, label: str, summary: str, **pins) -> MethodSpec:
+def _variant(parent: str, suffix: str, label: str, summary: str, needs: tuple[str, ...] = (), **pins) -> MethodSpec:
     spec = METHODS[parent]
     key, summary = f"{parent}_{suffix}", f"Variant: {spec.label} {summary}"
-    return replace(spec, key=key, label=f"{spec.label}-{label}", summary=summary, variant_of=parent, pins=pins)
+    return replace(spec, key=key, label=f"{spec.label}-{label}", summary=summary, variant_of=parent, pins=pins,
+                   needs=needs)  # fmt: skip
 
 
 # Variants. The block-rule methods pinned to SDXL's block names: a preset that moves `unziplora`'s and `blora`'s
@@ -198,11 +202,18 @@ def _variant(parent: str, suffix: str, label: str, summary: str, **pins) -> Meth
 # small ranks (spec §1.3); the tie-break one picks exactly the ratio, so the two side by side show what that costs.
 _SDXL_BLOCKS = "pinned to SDXL's block names (a preset's blocks for it do not apply)."
 _TIE_BREAK = "with the tie-break column selection (exactly the ratio per round)."
+# The calibrated variants: the tie-break selection at the per-round ratio a preset sets for them (method_train), the
+# faithful selection's own kept fraction as the column probe measured it on that preset's base model. Beside the
+# faithful method (same number of columns, chosen by its rule) and the tie-break one (the nominal ratio), they separate
+# how many columns are kept from which (`snakemake --cores all column_probe`; docs: the toy reading).
+_CALIBRATED = "with the tie-break selection at the faithful selection's measured kept fraction (the preset's ratio)."
 for _spec in (
     _variant("unziplora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, blocks={"content": [], "style": []}),
     _variant("blora", "sdxl_blocks", "sdxl", _SDXL_BLOCKS, blocks={"content": [], "style": []}),
     _variant("column_sep", "tie_break", "tb", _TIE_BREAK, columns={"tie_break": True}),
     _variant("unziplora", "tie_break", "tb", _TIE_BREAK, columns={"tie_break": True}),
+    _variant("column_sep", "calibrated", "cal", _CALIBRATED, ("columns.ratio",), columns={"tie_break": True}),
+    _variant("unziplora", "calibrated", "cal", _CALIBRATED, ("columns.ratio",), columns={"tie_break": True}),
 ):
     METHODS[_spec.key] = _spec
 
@@ -213,6 +224,11 @@ def method_settings(train: dict, per_method: dict[str, dict], key: str) -> dict:
     key by key; `TrainConfig.for_method` applies the pins. A variant's own setting of a pinned one is refused (it
     would be silently ignored)."""
     spec, own = get_method(key), per_method.get(key, {})
+    missing = [n for n in spec.needs if n not in dotted(own)]
+    if missing:
+        raise ValueError(f"{key} needs {', '.join(missing)} set for it: the faithful selection's kept fraction per "
+                         f"round, as `snakemake --cores all column_probe` measures it on this base model; e.g. "
+                         f"method_train: {{{key}: {{columns: {{ratio: 0.02}}}}}}")  # fmt: skip
     pinned = _pinned(spec)
     clash = sorted(k for k in dotted(own) if pinned(k))
     if clash:

@@ -80,8 +80,12 @@ def train(
     out_dir: str | Path,
     model: str | None = None,
     provenance: dict | None = None,
+    probe_rounds: int | None = None,
 ) -> dict:
     """Train `config.method` on one image and write its LoRA files and `run.json` into `out_dir`.
+
+    `probe_rounds` (column methods, `out_dir` None) stops after that many column-selection rounds and records every
+    layer's kept fraction per round (`unziplora.column_probe`).
 
     Returns the run record (`model`, the base model's hub id or folder, is recorded for generation; `provenance`,
     e.g. the workflow's settings and code hash, joins it as given). The
@@ -102,7 +106,7 @@ def train(
     torch.manual_seed(config.seed)
     cond = encode_conditioning(pipe, image_tensor(pil, config.resolution), texts, config.resolution, device)
     extra["encode_s"] = time.perf_counter() - t0
-    return fit(pipe.unet, pipe.scheduler.config, cond, config, out_dir, extra)
+    return fit(pipe.unet, pipe.scheduler.config, cond, config, out_dir, extra, probe_rounds=probe_rounds)
 
 
 def fit(
@@ -113,6 +117,7 @@ def fit(
     out_dir: str | Path | None,
     extra: dict | None = None,
     spec: MethodSpec | None = None,
+    probe_rounds: int | None = None,
 ) -> dict:
     """The training run(s) of `config.method` on cached conditioning; writes the files when `out_dir` is given.
 
@@ -123,6 +128,8 @@ def fit(
     spec = spec or config.method_spec()
     if not spec.trains:
         raise ValueError(f"method {spec.key!r} trains nothing; use `train` for its record, or pick a trained method")
+    if probe_rounds is not None and (out_dir is not None or not spec.column_separation):
+        raise ValueError(f"a column probe writes no LoRA (out_dir None) and needs a column method, not {spec.key!r}")
     extra = dict(extra or {})
     device = resolve_device(config.device)
     bf16 = config.mixed_precision == "bf16" or (config.mixed_precision == "auto" and device.type == "cuda")
@@ -159,6 +166,7 @@ def fit(
                         block_separation=spec.block_separation,
                         blocks=spec.block_rule(),
                         options=config.columns,
+                        stop_after=probe_rounds,
                     )
                 if checkpointing:
                     unet.enable_gradient_checkpointing()
@@ -312,6 +320,8 @@ def _loop(scheduler_config, unet, cond: Conditioning, prompt_key, adapters, spec
         losses.append(loss.item())  # .item() waits for the device, so the step time below is complete
         step_s.append(time.perf_counter() - start)
         bar.set_postfix(loss=f"{losses[-1]:.4f}", refresh=False)
+        if columns is not None and columns.finished:  # a probe of the selection: the rounds it asked for are done
+            break
     return losses, step_s
 
 

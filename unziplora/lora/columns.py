@@ -52,6 +52,7 @@ class ColumnSeparation:
         block_separation: bool,
         blocks: Blocks | None = None,
         options: ColumnConfig | None = None,
+        stop_after: int | None = None,
     ) -> None:
         blocks = blocks or Blocks(CONTENT_SENSITIVE, STYLE_SENSITIVE)
         options = options or ColumnConfig()
@@ -63,6 +64,7 @@ class ColumnSeparation:
             )
         self.period = math.ceil(total_steps / rounds)
         self.options = options
+        self.stop_after = stop_after  # a probe of the selection: stop after this many rounds, record every layer
         self.masks_on = False
         self.history: list[dict] = []
         self.layers = lora_layers(unet)
@@ -151,7 +153,18 @@ class ColumnSeparation:
                     already=st.mask,
                 )
                 st.mask |= new.to(st.mask.device)
-        self.history.append({"round": len(self.history), "step": step, "mask_fraction": self.mask_fractions()})
+        entry = {"round": len(self.history), "step": step, "mask_fraction": self.mask_fractions()}
+        if self.stop_after is not None:
+            # "layer:lora" → [block group, columns kept, columns]
+            entry["layers"] = {
+                f"{n}:{a}": [st.group, int(st.mask.sum()), st.mask.numel()] for (n, a), st in self.states.items()
+            }
+        self.history.append(entry)
+
+    @property
+    def finished(self) -> bool:
+        """Whether a probe has seen the rounds it asked for (never, outside a probe)."""
+        return self.stop_after is not None and len(self.history) >= self.stop_after
 
     def _scores(self, layer, adapter: str, st: ColumnState) -> tuple[torch.Tensor, torch.Tensor]:
         a, b = layer.lora_A[adapter].weight, layer.lora_B[adapter].weight
