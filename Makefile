@@ -33,7 +33,7 @@ test-slurm: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check unziplora metrics analysis toyworld tests benchmarks workflow
+	$(VENV)/bin/ruff format --check plumbing unziplora metrics analysis toyworld tests benchmarks workflow
 
 clean:
 	rm -rf results/demo .pytest_cache .ruff_cache   # workflow results stay: they are expensive; delete results/<preset>/ by hand

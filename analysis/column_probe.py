@@ -14,7 +14,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from analysis.figures import _RC, _figure, _save, _shared_legend, method_label
+from analysis.figures import method_label, new_figure, shared_legend
+from plumbing.figures import RC, save_figure
 
 RUN_KEYS = ["method", "image", "train_seed"]
 
@@ -45,8 +46,8 @@ def kept_figure(summary: pd.DataFrame, out_stem: Path, title: str) -> tuple[Path
     if shared.empty:
         raise ValueError("no shared-block rows in the probe summary: probe a column method")
     methods = list(dict.fromkeys(shared["method"]))
-    with matplotlib.rc_context(_RC):
-        fig = _figure(8.5, 3.4)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(8.5, 3.4)
         axes = np.atleast_1d(fig.subplots(1, 2, sharey=True))
         colours = matplotlib.colormaps["tab10"]
         for ax, adapter in zip(axes, ("content", "style"), strict=True):
@@ -64,5 +65,5 @@ def kept_figure(summary: pd.DataFrame, out_stem: Path, title: str) -> tuple[Path
         axes[0].set_ylabel("fraction of columns kept")
         axes[0].set_ylim(bottom=0)
         fig.suptitle(title)
-        _shared_legend(fig, axes, ncols=2)
-        return _save(fig, out_stem, dpi=150)
+        shared_legend(fig, axes, ncols=2)
+        return save_figure(fig, out_stem, dpi=150)

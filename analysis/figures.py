@@ -9,7 +9,6 @@ strings, so the same input gives byte-identical files. PNGs stay at most `MAX_PX
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import matplotlib
@@ -20,9 +19,9 @@ from PIL import Image
 
 from analysis.loras import column_fractions, natural_key, run_similarity, similarity_summary
 from metrics.registry import METRICS
+from plumbing.figures import RC, save_figure
 from unziplora.methods import METHODS
 
-MAX_PX = 2000
 #: The comparison table's metrics, in the paper's column order, then CLIP-T.
 BAR_METRICS = ("clip_i", "dino", "csd_style", "csd_content", "clip_t")
 #: The ablation ladder M0 → M3.
@@ -35,38 +34,15 @@ GRID_COLUMNS = (
     ("addition", "combined (addition)"),
 )
 MISSING_GREY = 0.82
-# Fixed text sizes so a user's matplotlibrc cannot change the files.
-_RC = {"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "legend.fontsize": 7, "font.family": "DejaVu Sans"}
 
 
-# ------------------------------------------------------------------------------------------------ saving
-def _paths(out_stem: Path) -> tuple[Path, Path]:
-    out_stem = Path(out_stem)
-    # Append rather than with_suffix: a stem like "fig.bars" must not lose its ".bars".
-    return out_stem.with_name(out_stem.name + ".png"), out_stem.with_name(out_stem.name + ".pdf")
-
-
-def _save(fig: Figure, out_stem: Path, dpi: float) -> tuple[Path, Path]:
-    """Write `fig` as PNG and PDF next to `out_stem`, each via a temp file and `os.replace`."""
-    png, pdf = _paths(out_stem)
-    png.parent.mkdir(parents=True, exist_ok=True)
-    width, height = fig.get_size_inches()
-    dpi = min(dpi, MAX_PX / max(width, height))  # keep the PNG report-sized whatever the number of panels
-    for path, fmt, metadata in ((png, "png", {"Software": None}), (pdf, "pdf", {"CreationDate": None})):
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            fig.savefig(tmp, format=fmt, dpi=dpi, metadata=metadata, facecolor="white")
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return png, pdf
-
-
-def _figure(width: float, height: float) -> Figure:
+# ------------------------------------------------------------------------------------------------ building
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of `width` × `height` inches with constrained layout (no pyplot registry)."""
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _shared_legend(fig: Figure, axes, ncols: int) -> None:
+def shared_legend(fig: Figure, axes, ncols: int) -> None:
     """One legend below the panels with each label once (first handle wins); nothing if no artist is labelled."""
     handles: dict[str, object] = {}
     for ax in axes:
@@ -112,7 +88,7 @@ def _unit(metric: str) -> str:
     return "fraction of images" if same_class else "cosine similarity"
 
 
-def _errors(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def error_bars(frame: pd.DataFrame, metric: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """mean and the (below, above) error-bar lengths from the CI columns; a missing bound draws no bar."""
     mean = pd.to_numeric(frame[f"{metric}_mean"], errors="coerce").to_numpy(dtype=float)
     lo = pd.to_numeric(frame.get(f"{metric}_lo", pd.Series(np.nan, index=frame.index)), errors="coerce")
@@ -138,12 +114,12 @@ def metric_bars(comparison: pd.DataFrame, out_stem: Path) -> tuple[Path, Path]:
     labels = [method_label(m, lab) for m, lab in zip(frame["method"], given, strict=True)]
     ncols = min(len(metrics), 3)
     nrows = math.ceil(len(metrics) / ncols)
-    with matplotlib.rc_context(_RC):
-        fig = _figure(3.1 * ncols + 0.8, 0.28 * len(frame) * nrows + 1.0 * nrows + 0.4)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(3.1 * ncols + 0.8, 0.28 * len(frame) * nrows + 1.0 * nrows + 0.4)
         axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
         y = np.arange(len(frame))
         for ax, metric in zip(axes, metrics, strict=False):  # the grid may have spare panels
-            mean, below, above = _errors(frame, metric)
+            mean, below, above = error_bars(frame, metric)
             ax.barh(y, np.nan_to_num(mean), color="#4c78a8", height=0.65, label="mean (95% CI)")
             ax.errorbar(mean, y, xerr=[below, above], fmt="none", ecolor="black", elinewidth=0.8, capsize=2)
             if f"{metric}_paper" in frame:
@@ -160,8 +136,8 @@ def metric_bars(comparison: pd.DataFrame, out_stem: Path) -> tuple[Path, Path]:
         axes[0].invert_yaxis()  # shared y: this flips every panel, so the table's first row is on top
         for ax in axes[len(metrics) :]:
             ax.set_visible(False)
-        _shared_legend(fig, axes[: len(metrics)], ncols=2)
-        return _save(fig, out_stem, dpi=150)
+        shared_legend(fig, axes[: len(metrics)], ncols=2)
+        return save_figure(fig, out_stem, dpi=150)
 
 
 # ------------------------------------------------------------------------------------------------ 2. ablation
@@ -185,14 +161,14 @@ def ablation_plot(ablation: pd.DataFrame, out_stem: Path) -> tuple[Path, Path]:
     panels = [(t, ms) for t, ms in panels if ms]
     x = np.arange(len(frame))
     ticks = [method_label(m).replace(" ", "\n", 1) for m in frame["method"]]
-    with matplotlib.rc_context(_RC):
-        fig = _figure(3.2 * len(panels) + 0.4, 3.2)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(3.2 * len(panels) + 0.4, 3.2)
         axes = np.atleast_1d(fig.subplots(1, len(panels), squeeze=False)).ravel()
         colours = matplotlib.colormaps["tab10"]
         for ax, (title, ms) in zip(axes, panels, strict=True):
             for metric in ms:
                 colour = colours(metrics.index(metric) % 10)
-                mean, below, above = _errors(frame, metric)
+                mean, below, above = error_bars(frame, metric)
                 line = {"color": colour, "marker": "o", "ms": 4, "lw": 1.2, "capsize": 2}
                 ax.errorbar(x, mean, yerr=[below, above], label=_metric_title(metric), **line)
                 ax.fill_between(x, mean - below, mean + above, color=colour, alpha=0.15, lw=0)
@@ -202,7 +178,7 @@ def ablation_plot(ablation: pd.DataFrame, out_stem: Path) -> tuple[Path, Path]:
             ax.set_ylabel(" / ".join(dict.fromkeys(_unit(m) for m in ms)))
             ax.grid(axis="y", lw=0.4, alpha=0.5)
             ax.legend(frameon=False, loc="best")
-        return _save(fig, out_stem, dpi=150)
+        return save_figure(fig, out_stem, dpi=150)
 
 
 # ------------------------------------------------------------------------------------------------ image matrices
@@ -246,7 +222,7 @@ def _image_matrix(
     height = head_h + len(cells) * (cell + pad)
     dpi = 100.0  # figure inches × 100 = the pixel layout above, so each image cell is exactly `cell` pixels
     header = {"va": "center", "fontsize": 9}
-    with matplotlib.rc_context(_RC):
+    with matplotlib.rc_context(RC):
         fig = Figure(figsize=(width / dpi, height / dpi))
         for c, title in enumerate(col_titles):
             x = (head_w + c * (cell + pad) + cell / 2) / width
@@ -260,7 +236,7 @@ def _image_matrix(
                 if image is not False:
                     left = head_w + c * (cell + pad)
                     _draw_cell(fig, (left / width, 1 - (top + cell) / height, cell / width, cell / height), image)
-        return _save(fig, out_stem, dpi=dpi)
+        return save_figure(fig, out_stem, dpi=dpi)
 
 
 def image_grid(
@@ -320,8 +296,8 @@ def lora_similarity(runs: dict[str, Path], out_stem: Path) -> tuple[Path, Path, 
     summary.insert(1, "label", [method_label(m) for m in summary["method"]])
     union = sorted(set().union(*(set(f["layer"]) for f in layers.values())), key=natural_key)
     index = {name: i for i, name in enumerate(union)}
-    with matplotlib.rc_context(_RC):
-        fig = _figure(10.5, 4.2)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(10.5, 4.2)
         ax, bx = fig.subplots(1, 2, width_ratios=(3, 1))
         colours = matplotlib.colormaps["tab10"]
         notes = []
@@ -350,7 +326,7 @@ def lora_similarity(runs: dict[str, Path], out_stem: Path) -> tuple[Path, Path, 
         ax.set_ylim(0, 1.05)
         ax.set_ylabel("mean |cos| of content vs style ΔW rows")
         ax.set_title("per-layer similarity of the two LoRAs")
-        _shared_legend(fig, [ax], ncols=6)
+        shared_legend(fig, [ax], ncols=6)
         y = np.arange(len(summary))
         values = summary["mean_abs_cos"].to_numpy(dtype=float)
         bx.barh(y, np.nan_to_num(values), color=[colours(i % 10) for i in range(len(summary))], height=0.6)
@@ -364,7 +340,7 @@ def lora_similarity(runs: dict[str, Path], out_stem: Path) -> tuple[Path, Path, 
         bx.set_xlim(0, 1.05)
         bx.set_xlabel("channel-weighted mean |cos|")
         bx.set_title("per method")
-        png, pdf = _save(fig, out_stem, dpi=150)
+        png, pdf = save_figure(fig, out_stem, dpi=150)
     return png, pdf, summary
 
 
@@ -380,13 +356,13 @@ def mask_fractions(records: dict[str, dict], out_stem: Path) -> tuple[Path, Path
     methods = list(dict.fromkeys(table["method"]))
     group_colour = {"shared": "#4c78a8", "content": "#f58518", "style": "#54a24b"}
     adapter_style = {"content": ("-", "o"), "style": ("--", "s")}
-    with matplotlib.rc_context(_RC):
-        fig = _figure(max(3.4 * len(methods), 4.0) + 0.4, 3.6)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(max(3.4 * len(methods), 4.0) + 0.4, 3.6)
         if not methods:
             ax = fig.subplots()
             ax.set_axis_off()
             ax.text(0.5, 0.5, "no method with column separation", ha="center", va="center", fontsize=10)
-            return _save(fig, out_stem, dpi=150)
+            return save_figure(fig, out_stem, dpi=150)
         axes = np.atleast_1d(fig.subplots(1, len(methods), sharey=True, squeeze=False)).ravel()
         for ax, method in zip(axes, methods, strict=True):
             part = table[table["method"] == method]
@@ -415,5 +391,5 @@ def mask_fractions(records: dict[str, dict], out_stem: Path) -> tuple[Path, Path
             ax.set_title(method_label(method))
             ax.grid(axis="y", lw=0.4, alpha=0.5)
         axes[0].set_ylabel("fraction of output channels selected")
-        _shared_legend(fig, axes, ncols=4)  # the same group/LoRA series recur in every panel
-        return _save(fig, out_stem, dpi=150)
+        shared_legend(fig, axes, ncols=4)  # the same group/LoRA series recur in every panel
+        return save_figure(fig, out_stem, dpi=150)

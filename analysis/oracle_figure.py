@@ -16,7 +16,8 @@ import matplotlib
 import numpy as np
 import pandas as pd
 
-from analysis.figures import _RC, _errors, _figure, _save, _shared_legend, method_label
+from analysis.figures import error_bars, method_label, new_figure, shared_legend
+from plumbing.figures import RC, save_figure
 
 #: (oracle table columns, the first with an estimate drawn; panel title), in the README's column order.
 PANELS = (
@@ -49,8 +50,8 @@ def oracle_bars(oracle: pd.DataFrame, out_stem: Path, title: str | None = None) 
     first = by_mode[modes[0]]
     labels = [method_label(m, first["label"].get(m) if "label" in first else None) for m in methods]
     y = np.arange(len(methods))
-    with matplotlib.rc_context(_RC):
-        fig = _figure(2.2 * len(PANELS) + 1.3, 0.3 * len(methods) + 1.4)
+    with matplotlib.rc_context(RC):
+        fig = new_figure(2.2 * len(PANELS) + 1.3, 0.3 * len(methods) + 1.4)
         axes = np.atleast_1d(fig.subplots(1, len(PANELS), sharey=True))
         for ax, (columns, name) in zip(axes, PANELS, strict=True):
             drawn = [c for c in columns if f"{c}_mean" in oracle and oracle[f"{c}_mean"].notna().any()]
@@ -60,7 +61,7 @@ def oracle_bars(oracle: pd.DataFrame, out_stem: Path, title: str | None = None) 
             height = 0.7 / len(shown)
             for k, mode in enumerate(shown):
                 offset = (k - (len(shown) - 1) / 2) * height  # bars of one method side by side around its tick
-                mean, below, above = _errors(by_mode[mode], column)
+                mean, below, above = error_bars(by_mode[mode], column)
                 colour = LEAK if "leakage" in column else COLOURS[modes.index(mode) % len(COLOURS)]
                 label = f"{mode} mode (95% CI)" if column == "joint_fidelity" else None
                 ax.barh(y + offset, np.nan_to_num(mean), height=height, color=colour, label=label)
@@ -79,5 +80,5 @@ def oracle_bars(oracle: pd.DataFrame, out_stem: Path, title: str | None = None) 
         axes[0].invert_yaxis()  # shared y: the table's first row on top in every panel
         if title:
             fig.suptitle(title)
-        _shared_legend(fig, axes, ncols=len(modes))
-        return _save(fig, out_stem, dpi=150)
+        shared_legend(fig, axes, ncols=len(modes))
+        return save_figure(fig, out_stem, dpi=150)

@@ -28,7 +28,7 @@ from analysis.tables import (
     weights_string,
     winrate_table,
 )
-from metrics.files import atomic_file
+from plumbing.files import atomic_file
 
 
 def write_table_csv(table: pd.DataFrame, path: Path) -> Path:

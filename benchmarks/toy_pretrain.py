@@ -18,11 +18,12 @@ import torch
 from diffusers import StableDiffusionXLPipeline
 
 from metrics.oracle import load_oracle
+from plumbing.devices import device_name
+from plumbing.records import versions
 from toyworld.basemodel import new_unet
 from toyworld.oracles import OracleTraining, build_oracles
 from toyworld.pretrain import Pretraining, pretrain_unet, pretrain_vae
 from toyworld.quality import Sampling, generation_quality
-from unziplora.records import device_name, versions
 
 
 def main() -> None:

@@ -60,9 +60,10 @@ def measure(model: str, device: str, resolution: int, steps: int, method: str) -
     import torch
     from diffusers import UNet2DConditionModel
 
+    from plumbing.devices import device_name
+    from plumbing.records import versions
     from unziplora.config import PromptSet, TrainConfig
     from unziplora.methods import get_method
-    from unziplora.records import device_name, versions
     from unziplora.sdxl import SDXL_UNET_CONFIG
     from unziplora.tiny import SDXL_SCHEDULER_CONFIG, tiny_unet
     from unziplora.train import fit, training_prompts
@@ -162,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    from unziplora.records import write_json
+    from plumbing.records import write_json
 
     write_json(args.json, results)
     return 0

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from metrics.registry import METRICS, MODELS
+from plumbing.mappings import from_mapping
 
 
 @dataclass
@@ -71,8 +72,4 @@ class MetricConfig:
     @classmethod
     def from_dict(cls, values: dict) -> MetricConfig:
         """Build from a mapping (YAML/JSON config), rejecting unknown keys with a clear message."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown metric option(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
+        return from_mapping(cls, values, "metric_options")

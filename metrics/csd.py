@@ -24,8 +24,8 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from metrics.errors import MetricsError
-from metrics.files import atomic_file
 from metrics.loading import check_keys, create_clip
+from plumbing.files import atomic_file
 
 CSD_CODE = "learn2phoenix/CSD@3a9df32605b869eceb704897839be80977a9f1ea"
 

@@ -1,7 +1,7 @@
 """Reading generated and reference images for scoring: any PIL mode becomes upright RGB.
 
-Kept separate from `unziplora.images` on purpose (`metrics/` never imports `unziplora/`); the conventions match:
-EXIF transpose, transparency composited onto white, 16-bit grayscale scaled to 8 bits.
+The same conventions as `unziplora.images`: EXIF transpose, and the one RGB conversion of the bottom layer
+(`plumbing.images.to_rgb`: transparency composited onto white, 16-bit grayscale scaled to 8 bits).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pathlib import Path
 from PIL import Image, ImageOps
 
 from metrics.errors import MetricsError
+from plumbing.images import to_rgb
 
 
 def read_rgb(path: str | Path) -> Image.Image:
@@ -26,17 +27,4 @@ def read_rgb(path: str | Path) -> Image.Image:
         raise MetricsError(f"image {path} is too large to decode safely; downscale it before scoring") from None
     except (OSError, SyntaxError, ValueError) as err:
         raise MetricsError(f"cannot read image {path} ({err}); pass a valid PNG or JPEG file") from None
-    return _to_rgb(image)
-
-
-def _to_rgb(image: Image.Image) -> Image.Image:
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: scale to 8 bits first (a plain convert would clip to white).
-        image = image.point(lambda v: v / 257).convert("L")
-    return image.convert("RGB")
+    return to_rgb(image)

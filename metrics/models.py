@@ -21,16 +21,15 @@ from metrics.loading import check_keys, create_clip
 from metrics.oracle import load_oracle
 from metrics.registry import ModelSpec, Preprocess
 from metrics.weights import ResolvedWeights, resolve
+from plumbing import devices
 
 
 def resolve_device(name: str) -> torch.device:
-    """ "auto" → CUDA when available, else CPU; "cuda" without a GPU is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise MetricsError("device 'cuda' was asked for but no CUDA GPU is visible; use device 'cpu'")
-    return device
+    """`plumbing.devices.resolve_device`, its one-line error as the metrics package's own."""
+    try:
+        return devices.resolve_device(name)
+    except ValueError as err:
+        raise MetricsError(str(err)) from None
 
 
 def build_transform(pre: Preprocess) -> transforms.Compose:

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from metrics.errors import MetricsError
-from metrics.files import atomic_file
+from plumbing.files import atomic_file
 
 #: Inputs are RGB in [0, 1], normalised inside the net (so callers never need the training statistics).
 MEAN, STD = 0.5, 0.25

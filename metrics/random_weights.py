@@ -14,9 +14,9 @@ import torch
 from safetensors.torch import save_file
 
 from metrics.csd import csd_state_shapes
-from metrics.files import atomic_file
 from metrics.loading import create_clip
 from metrics.registry import ModelSpec, get_model
+from plumbing.files import atomic_file
 
 
 def _normal(shape: tuple[int, ...], generator: torch.Generator) -> torch.Tensor:

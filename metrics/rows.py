@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from metrics.errors import MetricsError
-from metrics.files import atomic_file
+from plumbing.files import atomic_file
 
 
 def write_rows(frame: pd.DataFrame, path: str | Path) -> Path:

@@ -12,6 +12,7 @@ from safetensors.numpy import save_file
 
 from analysis import figures, oracle_figure
 from analysis.loras import column_fractions, layer_similarity, natural_key, similarity_summary
+from plumbing.figures import MAX_PX
 
 LAYER_1 = "down_blocks.1.attentions.0.transformer_blocks.0.attn1.to_q"
 LAYER_2 = "up_blocks.0.attentions.1.transformer_blocks.0.attn2.to_k"
@@ -47,7 +48,7 @@ def assert_written(paths):
     assert png_path.read_bytes().startswith(b"\x89PNG")
     assert pdf_path.read_bytes().startswith(b"%PDF")
     with Image.open(png_path) as im:
-        assert max(im.size) <= figures.MAX_PX
+        assert max(im.size) <= MAX_PX
 
 
 def comparison_frame() -> pd.DataFrame:

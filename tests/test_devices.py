@@ -15,17 +15,23 @@ from pathlib import Path
 
 import pytest
 
-from unziplora.devices import DEVICES_ENV, SLOT_DIR_ENV, take_slots, visible_gpus
+from .workflow_project import REPO
+
+sys.path.insert(0, str(REPO / "workflow" / "scripts"))  # the workflow's own device slots (workflow-only code)
+from _devices import DEVICES_ENV, SLOT_DIR_ENV, take_slots, visible_gpus  # noqa: E402
 
 # A job: claim `count` GPUs, report what it was given, hold them for `hold` seconds (or until killed).
-JOB = """
-import json, os, sys, time
-from unziplora.devices import claim_gpus
+JOB = (
+    f"import sys; sys.path.insert(0, {str(REPO / 'workflow' / 'scripts')!r})"
+    + """
+import json, os, time
+from _devices import claim_gpus
 slots = claim_gpus(int(sys.argv[1]), log=lambda m: None)
 print(json.dumps({"visible": os.environ["CUDA_VISIBLE_DEVICES"], "since": slots.since}), flush=True)
 time.sleep(float(sys.argv[2]))
 print(json.dumps({"until": time.time()}), flush=True)
 """
+)
 
 
 def start_job(slot_dir: Path, devices: str, count: int = 1, hold: float = 2.0) -> subprocess.Popen:
@@ -93,7 +99,7 @@ def test_visible_gpus_reads_the_override_and_a_hiding_mask(monkeypatch):
 
 
 def test_no_slot_under_slurm_or_for_a_cpu_job(tmp_path, monkeypatch):
-    from unziplora.devices import claim_gpus
+    from _devices import claim_gpus
 
     monkeypatch.setenv(DEVICES_ENV, "0")
     monkeypatch.setenv(SLOT_DIR_ENV, str(tmp_path))

@@ -9,14 +9,13 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-import metrics.files
-import unziplora.files
+import plumbing.files
 from analysis.writing import write_table
 from metrics.rows import write_rows
-from unziplora.records import staged_outputs, write_json
+from plumbing.records import staged_outputs, write_json
 
-# metrics/ and unziplora/ may not import each other, so each has its copy: both are tested.
-COPIES = [unziplora.files, metrics.files]
+# The one home of atomic files (the bottom layer every package imports).
+COPIES = [plumbing.files]
 
 
 def mode(path) -> int:
@@ -62,7 +61,7 @@ def test_share_gives_every_file_under_a_folder_the_umask_mode(umask, tmp_path):
     for path in (tmp_path / "model_index.json", tmp_path / "unet" / "weights.safetensors"):
         path.write_text("x")
         path.chmod(0o600)
-    unziplora.files.share(tmp_path)
+    plumbing.files.share(tmp_path)
     assert {mode(p) for p in tmp_path.rglob("*") if p.is_file()} == {0o664}
 
 

@@ -6,7 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from unziplora.images import image_tensor, load_image, to_rgb
+from plumbing.images import to_rgb
+from unziplora.images import image_tensor, load_image
 
 
 def test_transparent_pixels_become_white(tmp_path):

@@ -70,7 +70,7 @@ def test_csd_key_list_matches_open_clips_vit_l14_visual_tower():
 
 
 def test_metric_config_rejects_unknown_names():
-    with pytest.raises(ValueError, match="unknown metric option"):
+    with pytest.raises(ValueError, match=r"unknown metric_options option\(s\)"):
         MetricConfig.from_dict({"batchsize": 4})
     with pytest.raises(ValueError, match="unknown model 'ViT-H'"):
         MetricConfig(models={"clip_i": "ViT-H"})

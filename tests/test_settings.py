@@ -12,8 +12,8 @@ import sys
 import pandas as pd
 import pytest
 
+from plumbing.mappings import dotted
 from unziplora.config import DEFAULT_TOKEN, SampleConfig, TrainConfig
-from unziplora.mappings import dotted
 
 from .workflow_project import REPO
 

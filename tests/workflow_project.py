@@ -16,7 +16,18 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-PROJECT = ("Snakefile", "environment.yml", "workflow", "config", "data", "profiles", "unziplora", "metrics", "analysis")
+PROJECT = (
+    "Snakefile",
+    "environment.yml",
+    "workflow",
+    "config",
+    "data",
+    "profiles",
+    "plumbing",
+    "unziplora",
+    "metrics",
+    "analysis",
+)
 
 
 def copy_project(dst: Path) -> Path:

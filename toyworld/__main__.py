@@ -101,9 +101,9 @@ def _overrides(config, **values):
 
 
 def _base_model(args) -> None:
+    from plumbing.devices import resolve_device
     from toyworld.build import build_base_model, quality_summary
     from toyworld.pretrain import Pretraining
-    from unziplora.records import resolve_device
 
     config = _overrides(Pretraining(seed=args.seed), unet_steps=args.unet_steps, vae_steps=args.vae_steps,
                         images=args.images)  # fmt: skip
@@ -115,9 +115,9 @@ def _base_model(args) -> None:
 
 
 def _oracles(args) -> None:
+    from plumbing.devices import resolve_device
     from toyworld.oracles import OracleTraining, build_oracles
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
 
     device = resolve_device(args.device)
     vae = load_pipeline(str(args.vae)).vae.to(device) if args.vae else None
@@ -128,10 +128,10 @@ def _oracles(args) -> None:
 
 
 def _quality(args) -> None:
+    from plumbing.devices import resolve_device
     from toyworld.build import load_oracles, quality_summary
     from toyworld.quality import Sampling, generation_quality
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
 
     pipe = load_pipeline(str(args.model))
     sampling = _overrides(Sampling(seed=args.seed), per_pair=args.per_pair, guidance_scale=args.guidance,
@@ -142,11 +142,11 @@ def _quality(args) -> None:
 
 
 def _probe(args) -> None:
+    from plumbing.devices import resolve_device
     from toyworld.benchmark import benchmark_images, spread
     from toyworld.build import load_oracles
     from toyworld.probe import ProbeConfig, run_probe
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
 
     items = spread(benchmark_images(args.tier), args.images)
     config = ProbeConfig(steps=args.steps, rank=args.rank, seed=args.seed)
@@ -156,12 +156,12 @@ def _probe(args) -> None:
 
 
 def _sweep(args) -> None:
+    from plumbing.devices import resolve_device
     from toyworld.benchmark import benchmark_images, spread
     from toyworld.build import load_oracles
     from toyworld.sweep import SweepConfig, run_sweep
     from unziplora.config import TrainConfig
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
 
     def ints(text: str | None) -> tuple[int, ...] | None:
         return tuple(int(v) for v in text.split(",")) if text else None

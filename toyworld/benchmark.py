@@ -80,8 +80,8 @@ def write_sheet(out_dir, per_pair: int = 2) -> Path:
     image) in `out_dir`, with each image's ground truth (tier, true_shape, true_style, pair); written atomically."""
     import csv
 
+    from plumbing.records import staged_outputs
     from unziplora.dataset import sha256_of
-    from unziplora.records import staged_outputs
 
     out_dir = Path(out_dir)
     with staged_outputs(out_dir) as stage:

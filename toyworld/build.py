@@ -13,10 +13,11 @@ from pathlib import Path
 import torch
 
 from metrics.oracle import OracleNet, load_oracle
+from plumbing.devices import device_name
+from plumbing.records import loss_summary, staged_outputs, versions, write_json
 from toyworld.oracles import FACTORS
 from toyworld.pretrain import Pretraining, pretrain_unet, pretrain_vae
 from toyworld.quality import Sampling, generation_quality
-from unziplora.records import device_name, loss_summary, staged_outputs, versions, write_json
 
 BASE_MODEL = Path("data/toy/base_model")  # the committed artifacts, relative to the project root
 ORACLES = Path("data/toy/oracles")

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from plumbing.figures import save_as  # noqa: E402
 from toyworld.oracles import FACTORS  # noqa: E402
 
 
@@ -36,8 +37,7 @@ def confusion_panels(panels: list[tuple[str, tuple[str, ...], list[list[int]]]],
                 ax.text(j, i, f"{value:.2f}", ha="center", va="center", fontsize=5,
                         color="white" if value > 0.5 else "black")  # fmt: skip
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
+    save_as(fig, out, dpi=130)
     plt.close(fig)
     return out
 
@@ -75,8 +75,7 @@ def block_figure(table: list[dict], out: Path, title: str = "") -> Path:
     ax.set_title(f"one-block LoRA probe ({title}); dashed: base model", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
+    save_as(fig, out, dpi=130)
     plt.close(fig)
     return out
 
@@ -107,7 +106,6 @@ def sweep_figure(mean, out: Path, title: str = "", by: str = "rank") -> Path:
     axes[0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=130)
+    save_as(fig, out, dpi=130)
     plt.close(fig)
     return out

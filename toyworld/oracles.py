@@ -18,9 +18,9 @@ import torch
 from tqdm.auto import tqdm
 
 from metrics.oracle import OracleNet, save_oracle, to_tensor
+from plumbing.records import write_json
 from toyworld.pretrain import reconstruct
 from toyworld.render import SHAPES, STYLES, render
-from unziplora.records import write_json
 
 FACTORS = {"shape": tuple(SHAPES), "style": tuple(STYLES)}
 SEEDS_PER_SET = 10**6  # training set k renders seeds k·10⁶ …; test sets start at TEST_SEEDS: never the same image

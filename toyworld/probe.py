@@ -115,8 +115,9 @@ def run_probe(out_dir: str | Path, pipe, items: list[BenchmarkImage], oracles: d
     `blocks.png` (the figure) and `probe.json` (settings, versions, device, time); written atomically."""
     import pandas as pd
 
+    from plumbing.devices import device_name
+    from plumbing.records import staged_outputs, versions, write_json
     from toyworld.figures import block_figure
-    from unziplora.records import device_name, staged_outputs, versions, write_json
 
     start = time.perf_counter()
     rows = probe_blocks(pipe, items, oracles, config, device)

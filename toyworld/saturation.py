@@ -42,8 +42,8 @@ def saturation_table(means: dict[str, pd.DataFrame], tolerance: float = TOLERANC
 def write_saturation(out_dir: str | Path, sweeps: dict[str, Path], tolerance: float = TOLERANCE) -> pd.DataFrame:
     """Read each method's `sweep_mean.csv` (one rank) and write `steps.csv` (every method's means), `saturation.csv`
     and `saturation.png` into `out_dir`, atomically."""
+    from plumbing.records import staged_outputs
     from toyworld.figures import sweep_figure
-    from unziplora.records import staged_outputs
 
     means = {}
     for method, folder in sweeps.items():

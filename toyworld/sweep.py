@@ -110,8 +110,9 @@ def run_sweep(out_dir: str | Path, pipe, items: list[BenchmarkImage], oracles: d
 
     import pandas as pd
 
+    from plumbing.devices import device_name
+    from plumbing.records import staged_outputs, versions, write_json
     from toyworld.figures import sweep_figure
-    from unziplora.records import device_name, staged_outputs, versions, write_json
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as work:

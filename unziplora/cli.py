@@ -169,11 +169,11 @@ def _fresh_output(out: Path) -> None:
 
 
 def _decompose(args) -> int:
+    from plumbing.devices import resolve_device
     from unziplora.config import PromptSet, TrainConfig
     from unziplora.images import load_image
     from unziplora.methods import get_method
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
     from unziplora.train import train
 
     # Everything cheap is checked before the model loads, so a bad input fails in a second.
@@ -196,10 +196,10 @@ def _decompose(args) -> int:
 
 
 def _generate(args) -> int:
+    from plumbing.devices import resolve_device
     from unziplora.config import SampleConfig
     from unziplora.generate import generate, load_run, official_prompts, resolve_mode
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
 
     _fresh_output(args.out)
     if len(args.lora) > 2:

@@ -11,8 +11,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Literal
 
+from plumbing.mappings import deep_merge, dotted, from_mapping
 from unziplora.blocks import Blocks
-from unziplora.mappings import deep_merge, dotted
 from unziplora.methods import get_method
 
 #: The placeholder token of the official code (spec §6.1), not DreamBooth's `sks`.
@@ -55,20 +55,6 @@ def check_fields(config) -> None:
             raise ValueError(f"{f.name} must be one of {typing.get_args(kind)}, got {value!r}")
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             setattr(config, f.name, float(value))
-
-
-def from_mapping(cls, values, where: str):
-    """A settings object of dataclass `cls` from a mapping (YAML/JSON), its defaults where the mapping is silent;
-    unknown keys are refused with the known ones, named under `where` (e.g. "train.lora")."""
-    if isinstance(values, cls):
-        return values
-    if not isinstance(values, dict):
-        raise ValueError(f"{where} must be a mapping of {cls.__name__} fields, got {values!r}")
-    known = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(known))
-    if unknown:
-        raise ValueError(f"unknown {where} option(s) {[f'{where}.{u}' for u in unknown]}; known: {known}")
-    return cls(**values)
 
 
 @dataclass

@@ -12,7 +12,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from unziplora.files import atomic_file
+from plumbing.files import atomic_file
 from unziplora.images import load_image, square_crop
 
 

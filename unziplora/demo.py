@@ -17,9 +17,9 @@ import torch
 from PIL import Image, ImageDraw
 from tqdm.auto import tqdm
 
+from plumbing.records import write_json
 from unziplora.config import PromptSet, TrainConfig
 from unziplora.methods import METHODS, trained_methods
-from unziplora.records import write_json
 from unziplora.tiny import tiny_pipeline
 from unziplora.train import train
 

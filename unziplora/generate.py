@@ -19,10 +19,11 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 from tqdm.auto import tqdm
 
+from plumbing.devices import resolve_device
+from plumbing.records import staged_outputs, versions, write_json
 from unziplora.config import PromptSet, SampleConfig
 from unziplora.lora.processor import install_separation
 from unziplora.methods import METHODS, MethodSpec, get_method
-from unziplora.records import resolve_device, staged_outputs, versions, write_json
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 

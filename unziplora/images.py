@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageOps
 
+from plumbing.images import to_rgb
+
 if TYPE_CHECKING:
     import torch
 
@@ -63,20 +65,6 @@ def _check_size(path: Path, size: tuple[int, int], min_side: int) -> None:
             f"image {path} is too large ({width}×{height} pixels, more than {MAX_PIXELS:,}); "
             f"downscale it to about 1024 px on the shorter side"
         )
-
-
-def to_rgb(image: Image.Image) -> Image.Image:
-    """RGB view of any PIL mode; alpha (RGBA, LA, palette transparency) is composited onto white, not dropped."""
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
-    if image.mode in ("RGBA", "LA", "PA"):
-        rgba = image.convert("RGBA")
-        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        return Image.alpha_composite(white, rgba).convert("RGB")
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: scale to 8 bits before the RGB conversion (PIL would clip instead).
-        image = image.point(lambda v: v / 257).convert("L")
-    return image.convert("RGB")
 
 
 def image_tensor(image: Image.Image, resolution: int) -> torch.Tensor:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from plumbing.mappings import deep_merge, dotted, undotted
 from unziplora.blocks import CONTENT_SENSITIVE, STYLE_SENSITIVE, Blocks
-from unziplora.mappings import deep_merge, dotted, undotted
 
 #: B-LoRA's two blocks (spec §3): the content block and the style block of SDXL's first up-block.
 BLORA_CONTENT_BLOCK = "up_blocks.0.attentions.0"

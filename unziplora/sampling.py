@@ -16,8 +16,8 @@ from pathlib import Path
 
 from diffusers import StableDiffusionXLPipeline
 
+from plumbing.files import atomic_file
 from unziplora.config import SampleConfig
-from unziplora.files import atomic_file
 from unziplora.generate import RunFolder, generate
 
 #: Manifest columns, in order.

@@ -20,6 +20,8 @@ from diffusers import DDPMScheduler, StableDiffusionXLPipeline
 from PIL import Image
 from tqdm.auto import tqdm
 
+from plumbing.devices import device_name, peak_memory, resolve_device
+from plumbing.records import loss_summary, staged_outputs, versions, write_json
 from unziplora.blocks import unmatched_blocks
 from unziplora.conditioning import Conditioning, encode_conditioning
 from unziplora.config import OptimizerConfig, PromptSet, TrainConfig
@@ -29,15 +31,6 @@ from unziplora.lora.columns import ColumnSeparation
 from unziplora.lora.io import adapter_state_dict, save_lora, save_tensors, split_by_block
 from unziplora.lora.processor import SEPARATED_INPUTS, install_separation
 from unziplora.methods import MethodSpec
-from unziplora.records import (
-    device_name,
-    loss_summary,
-    peak_memory,
-    resolve_device,
-    staged_outputs,
-    versions,
-    write_json,
-)
 
 
 class TrainingDiverged(RuntimeError):

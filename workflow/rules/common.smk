@@ -22,7 +22,7 @@ from _provenance import differences, run_settings
 from _settings import expected_settings, prepare_resolution, table_settings
 
 from metrics.registry import METRICS, MODELS
-from unziplora.devices import visible_gpus
+from _devices import visible_gpus
 from unziplora.methods import METHODS, method_settings, standard_methods, trained_methods
 #: Where the packages the jobs import live (the checkout for an editable install; PYTHONPATH can point elsewhere).
 PACKAGES = Path(sys.modules["unziplora.methods"].__file__).resolve().parents[1]
@@ -170,7 +170,7 @@ def toy_resources(runtime, mem_mb):
 STAGES = ("train", "sample", "score", "light")
 if workflow.local_exec and "gpu" not in workflow.global_resources and any(job_resources(s)["gpu"] for s in STAGES):
     # Snakemake's gpu resource is a counter that caps concurrent GPU jobs; by default, one job per visible device
-    # (each job then locks its own device: unziplora.devices). A cluster executor leaves it to the scheduler.
+    # (each job then locks its own device: workflow/scripts/_devices.py). A cluster executor leaves it to the scheduler.
     workflow.register_resource("gpu", max(1, len(visible_gpus()[0])))
 
 METRIC_MODELS = sorted({config["metric_options"].get("models", {}).get(m, METRICS[m].model) for m in config["metrics"]})

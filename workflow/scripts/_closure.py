@@ -13,7 +13,7 @@ import hashlib
 from pathlib import Path
 
 #: The project's packages; imports of anything else (torch, diffusers, the standard library) are not followed.
-PACKAGES = ("unziplora", "metrics", "analysis", "toyworld")
+PACKAGES = ("plumbing", "unziplora", "metrics", "analysis", "toyworld")
 
 
 def _module_file(name: str, roots: tuple[Path, ...]) -> Path | None:

@@ -17,9 +17,8 @@ from pathlib import Path
 # A job's progress bars go to its log file: one update every 30 s there, not ten a second (read when tqdm loads).
 os.environ.setdefault("TQDM_MININTERVAL", "30")
 
+from _devices import claim_gpus  # noqa: E402
 from _runtime import Runtime  # noqa: E402
-
-from unziplora.devices import claim_gpus  # noqa: E402
 
 _held = []  # this job's device slots (a lock file closed by garbage collection would free the device early)
 
@@ -41,7 +40,7 @@ def _record_modules(folder: str, script: str) -> None:
     """At exit, write the project files this job has imported to `folder` (tests/test_closure.py compares them with
     the rule's computed code closure)."""
     root = Path(__file__).resolve().parents[2]
-    ours = ("unziplora", "metrics", "analysis", "toyworld", "workflow")
+    ours = ("plumbing", "unziplora", "metrics", "analysis", "toyworld", "workflow")
     paths = {Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)}
     files = {str(p.relative_to(root)) for p in paths if p.is_relative_to(root) and p.relative_to(root).parts[0] in ours}
     out = Path(folder) / f"{script}-{os.getpid()}.json"

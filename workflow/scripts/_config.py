@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from _runtime import RUNTIME_FIELDS
 
-from unziplora.mappings import deep_merge
+from plumbing.mappings import deep_merge
 
 
 class ConfigError(ValueError):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 def write_json_atomic(path: str | Path, data) -> None:
     """JSON through a temporary file and a rename (nothing half-written)."""
-    from unziplora.files import atomic_file
+    from plumbing.files import atomic_file
 
     with atomic_file(Path(path)) as tmp:
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True, default=str) + "\n")

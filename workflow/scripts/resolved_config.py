@@ -6,7 +6,7 @@ from pathlib import Path
 import yaml
 from _common import start
 
-from unziplora.files import atomic_file
+from plumbing.files import atomic_file
 
 start(snakemake)
 out = Path(snakemake.output[0])

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from _common import start
 
-from unziplora.files import share
+from plumbing.files import share
 from unziplora.tiny import tiny_pipeline
 
 start(snakemake)

@@ -4,9 +4,9 @@ from pathlib import Path
 
 from _common import start
 
+from plumbing.devices import resolve_device
 from toyworld.build import build_base_model, quality_summary
 from toyworld.pretrain import Pretraining
-from unziplora.records import resolve_device
 
 runtime = start(snakemake)
 out = Path(snakemake.output.model).parent

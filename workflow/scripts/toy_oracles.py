@@ -4,9 +4,9 @@ from pathlib import Path
 
 from _common import start
 
+from plumbing.devices import resolve_device
 from toyworld.oracles import OracleTraining, build_oracles
 from unziplora.pipelines import load_pipeline
-from unziplora.records import resolve_device
 
 runtime = start(snakemake)
 device = resolve_device(runtime.device)

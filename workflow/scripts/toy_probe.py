@@ -15,6 +15,7 @@ if snakemake.rule == "toy_step_sweep":
     sweeps = {method: Path(path).parent for method, path in zip(params.methods, snakemake.input, strict=True)}
     rows = write_saturation(out, sweeps).to_dict("records")
 else:
+    from plumbing.devices import resolve_device
     from toyworld.benchmark import benchmark_images, spread
     from toyworld.build import load_oracles
     from toyworld.probe import ProbeConfig, run_probe
@@ -22,7 +23,6 @@ else:
     from toyworld.sweep import SweepConfig, run_sweep
     from unziplora.config import TrainConfig
     from unziplora.pipelines import load_pipeline
-    from unziplora.records import resolve_device
 
     pipe = load_pipeline(str(Path(snakemake.input.model).parent))
     oracles = load_oracles(Path(snakemake.input.oracles[0]).parent)

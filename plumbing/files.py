@@ -3,7 +3,6 @@
 Two writers we rely on create owner-only (0600) files whatever the umask: `tempfile.mkstemp`, by design, and
 safetensors since 0.8.1, which now writes through a temporary file too (safetensors issue #782). A LoRA that a
 colleague cannot read on a shared cluster is a bug, so what we write gets `0o666 & ~umask`, the mode `open()` gives.
-`metrics/files.py` is the same for `metrics/`, which may not import this package.
 """
 
 from __future__ import annotations

@@ -1,10 +1,26 @@
-"""Nested settings as plain mappings: merge one over another, and view them as dotted keys (`lora.rank`).
+"""Settings as mappings: build a dataclass from one, merge one over another, view them as dotted keys (`lora.rank`).
 
 Configs nest (`TrainConfig.lora.rank`), and so do a preset's `train` section, a method's defaults and a variant's pins;
-these three helpers are how every layer combines and compares them. No imports: planning may use them cheaply.
+these helpers are how every layer builds, combines and compares them. No heavy imports: planning uses them.
 """
 
 from __future__ import annotations
+
+import dataclasses
+
+
+def from_mapping(cls, values, where: str):
+    """A settings object of dataclass `cls` from a mapping (YAML/JSON), its defaults where the mapping is silent;
+    unknown keys are refused with the known ones, named under `where` (e.g. "train.lora")."""
+    if isinstance(values, cls):
+        return values
+    if not isinstance(values, dict):
+        raise ValueError(f"{where} must be a mapping of {cls.__name__} fields, got {values!r}")
+    known = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {where} option(s) {[f'{where}.{u}' for u in unknown]}; known: {known}")
+    return cls(**values)
 
 
 def deep_merge(base: dict, over: dict) -> dict:
