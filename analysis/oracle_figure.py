@@ -19,7 +19,7 @@ import pandas as pd
 from analysis.figures import error_bars, method_label, new_figure, shared_legend
 from plumbing.figures import RC, save_figure
 
-#: (oracle table columns, the first with an estimate drawn; panel title), in the README's column order.
+#: (oracle table columns, the first with an estimate drawn; panel title), in the toy reading's column order.
 PANELS = (
     (("content_fidelity",), "content LoRA: shape right"),
     (("style_leakage_unstyled",), "content LoRA: style leaked\n(prompt names no style)"),

@@ -41,7 +41,7 @@ KINDS = ("content", "style", "combined")
 #: The comparison and ablation columns, in the paper's order, then CLIP-T (then any other metric scored, e.g. the
 #: toy world's oracle columns, in registry order).
 TABLE_METRICS = ("clip_i", "dino", "csd_style", "csd_content", "clip_t")
-#: The workflow's evaluation choices, recorded in every table it writes (README, "Evaluation choices").
+#: The workflow's evaluation choices, recorded in every table it writes (docs/workflow.md, "Evaluation choices").
 EVALUATION_CHOICES = (
     "reference=the prepared training view (sheet train_file; shorter side to the training resolution, centre crop); "
     "columns=style metrics on style-only images, content metrics on content-only images; "

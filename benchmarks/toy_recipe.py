@@ -4,7 +4,7 @@ and a fixed grid of timesteps), with and without the caption. Compare recipes at
 
     python benchmarks/toy_recipe.py --vae data/toy/base_model --lr 2e-3 --batch 32 --steps 430 --threads 1
 
-Measured on 2 CPU cores (one thread per run, two runs at a time; README "The toy world"): B64 for 250 steps at
+Measured on 2 CPU cores (one thread per run, two runs at a time; docs/toy-world.md): B64 for 250 steps at
 lr 1e-3 / 2e-3 / 3e-3 → 0.0959 / 0.0754 / 0.0683; B32 for 430 steps (the same wall time) at 2e-3 → 0.0650.
 """
 

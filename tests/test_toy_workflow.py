@@ -13,7 +13,7 @@ import yaml
 from .workflow_project import REPO, copy_project, imports_outside_closure, project_env, snakemake
 
 IMAGES = ("bind_star_dots_0", "novel_crescent_plaid_0")
-# the oracle table's documented columns (README, "The toy preset"), written out so that a rename fails here
+# the oracle table's documented columns (docs/workflow.md, Tables), written out so that a rename fails here
 COLUMNS = ("content_fidelity", "style_leakage", "style_fidelity", "content_leakage", "joint_fidelity", "recombination")
 STATS = ("mean", "lo", "hi", "n_images", "seed_sd")
 SMOKE = "results/smoke"

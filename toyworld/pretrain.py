@@ -6,7 +6,7 @@ Known shapes × known styles minus the held-out pairs, seeded renders, every dra
     pipe, record = pretrain_unet(pipe, data, record, config, device)
     pipe.save_pretrained("data/toy/base_model")
 
-What keeps it under an hour on two CPU cores (issue 11's budget; the README has the measured times): the VAE trains
+What keeps it under an hour on two CPU cores (its budget; docs/toy-world.md has the measured times): the VAE trains
 on 32-px crops (it is fully convolutional, so a crop teaches the same filters at a quarter of the cost); every image
 is encoded once and every caption once, so a UNet step touches neither the VAE nor the text encoders; min-SNR
 weights drawn as timestep importance and an EMA of the weights get the most out of a few thousand steps.
@@ -44,10 +44,10 @@ class Pretraining:
     vae_crop: int = 32
     vae_lr: float = 2e-3
     kl_weight: float = 1e-6
-    # Measured on 2 CPU cores (README): at equal wall time, batch 32 at lr 2e-3 beat batch 64 at 1e-3, 2e-3 and 3e-3
-    # (held-out denoising loss after ~3 min). Without offset noise, 7500 steps reached only 54% of seen-pair samples
-    # right (colours collapsed towards the mean, so pale-paper styles were never drawn); with it, 2000 steps reached
-    # 72% (README). 5000 steps keep the rebuild under an hour at 0.3-0.55 s/step.
+    # Measured on 2 CPU cores (docs/toy-world.md), at equal wall time: batch 32 at lr 2e-3 beat batch 64 at 1e-3,
+    # 2e-3 and 3e-3 (held-out denoising loss after ~3 min). Without offset noise, 7500 steps reached only 54% of
+    # seen-pair samples right (colours collapsed towards the mean, so pale-paper styles were never drawn); with it,
+    # 2000 steps reached 72%. 5000 steps keep the rebuild under an hour at 0.3-0.55 s/step.
     unet_steps: int = 5000
     unet_batch_size: int = 32
     unet_lr: float = 2e-3
@@ -157,7 +157,7 @@ def training_noise(shape: torch.Size, offset: float, generator: torch.Generator)
     Why: an image's mean colour lives in its latent's per-channel means, and at SDXL's last timestep the pixel noise
     of a 16×16 latent hides them poorly (the mean of 256 noise values has std 1/16), so a model trained without the
     offset reads each image's colour from the noise and never learns to choose it: samples drift to the average
-    colour and pale-paper styles (sketch, watercolour) are never drawn (measured: README)."""
+    colour and pale-paper styles (sketch, watercolour) are never drawn (measured: docs/toy-world.md)."""
     eps = torch.randn(shape, generator=generator)
     if offset:
         eps = eps + offset * torch.randn(*shape[:2], 1, 1, generator=generator)

@@ -17,7 +17,7 @@ from metrics.oracle import OracleNet, predict
 from toyworld.basemodel import caption
 from toyworld.render import HELD_OUT, pretraining_pairs
 
-QUALITY_BAR = 0.90  # requested shape and style both right on this share of seen pairs' samples (issue 11)
+QUALITY_BAR = 0.90  # requested shape and style both right on this share of seen pairs' samples (the world's bar)
 
 
 @dataclass(frozen=True)
