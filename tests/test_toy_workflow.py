@@ -14,8 +14,10 @@ from .workflow_project import REPO, copy_project, imports_outside_closure, proje
 
 IMAGES = ("bind_star_dots_0", "novel_crescent_plaid_0")
 # the oracle table's documented columns (docs/workflow.md, Tables), written out so that a rename fails here
-COLUMNS = ("content_fidelity", "style_leakage", "style_fidelity", "content_leakage", "joint_fidelity", "recombination")
-STATS = ("mean", "lo", "hi", "n_images", "seed_sd")
+COLUMNS = ("content_fidelity", "style_leakage", "style_leakage_unstyled", "style_leakage_other_style", "style_fidelity",
+           "content_leakage", "content_leakage_unshaped", "content_leakage_other_shape", "joint_fidelity",
+           "recombination")  # fmt: skip
+STATS = ("mean", "lo", "hi", "n_images", "n_units", "seed_sd", "floor")
 SMOKE = "results/smoke"
 
 
