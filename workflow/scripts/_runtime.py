@@ -70,6 +70,16 @@ class Runtime:
         per_method = self.method_train
         return {"device": self.device, **self.train, **per_method.get(parent, {}), **per_method.get(method, {})}
 
+    def train_config(self, settings: dict):
+        """The TrainConfig of a run from the settings its job was handed (`_provenance.run_settings`): the resolved
+        fields (none for the base model), the method and seed (wildcards), and this runtime's no-output fields."""
+        from unziplora.config import TrainConfig
+        from unziplora.methods import METHODS
+
+        method = settings["method"]
+        options = {**settings.get("train", {}), "method": method, "seed": settings["seed"]}
+        return TrainConfig.from_dict({**options, **self.train_options(method, METHODS[method].variant_of)})
+
 
 def local_file(images_dir: str | os.PathLike, image: str, name: str) -> Path:
     """Where `images_dir` holds an image's file: `<dir>/<id>/<file>`, else `<dir>/<file>` (the first if neither)."""

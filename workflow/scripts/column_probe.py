@@ -4,15 +4,12 @@ from _common import start
 from _outputs import write_json_atomic
 
 from unziplora.column_probe import probe_columns
-from unziplora.config import PromptSet, TrainConfig
-from unziplora.methods import METHODS
+from unziplora.config import PromptSet
 from unziplora.pipelines import load_pipeline
 
 runtime = start(snakemake)
 settings = snakemake.params.settings  # the run's settings, whole, as train_run gets them
-options = {**settings["train"], "method": settings["method"], "seed": settings["seed"]}
-parent = METHODS[settings["method"]].variant_of
-config = TrainConfig.from_dict({**options, **runtime.train_options(settings["method"], parent)})
+config = runtime.train_config(settings)
 pipe = load_pipeline(settings["model"], revision=settings["model_revision"])
 rows, record = probe_columns(pipe, snakemake.input.image, PromptSet(**settings["prompts"]), config)
 kept = {"device": record["device"], "timing": record["timing"], "cost": record["cost"], "versions": record["versions"]}
